@@ -1,0 +1,3 @@
+"""The version of km-core."""
+
+__version__ = "0.1.0"

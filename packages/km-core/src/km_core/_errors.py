@@ -1,0 +1,169 @@
+"""The exceptions of the Knowledge Mapper SDK.
+
+Every error the SDK raises derives from `KnowledgeMapperError`, so one `except` clause catches
+them all. Misuse errors also derive from the matching builtin, so code that catches `ValueError`,
+`TypeError` or `LookupError` keeps working.
+
+```
+KnowledgeMapperError
+├── ConfigurationError (ValueError)            bad settings, ids, names or arguments
+│   └── HandlerDeclarationError (TypeError)     a handler or dependency that cannot be called
+├── UnknownKnowledgeInteractionError (LookupError)
+├── BindingValidationError (ValueError)        a binding set that is not one
+└── KnowledgeEngineError                       the Knowledge Engine could not do what was asked
+    ├── KnowledgeEngineUnavailableError         no answer at all: refused, reset, timed out
+    └── KnowledgeEngineResponseError            the KE answered with an error status
+        ├── SmartConnectorNotFoundError         404: the KB (or what it names) is unknown
+        └── PollConflictError                   409: another long poll holds the KB's slot
+```
+
+Transports (km-httpx, the TestClient) wrap their own exceptions into this tree, so a handling
+loop written against `ClientProtocol` never sees a transport's exception types.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BindingValidationError",
+    "ConfigurationError",
+    "HandlerDeclarationError",
+    "KnowledgeEngineError",
+    "KnowledgeEngineResponseError",
+    "KnowledgeEngineUnavailableError",
+    "KnowledgeMapperError",
+    "PollConflictError",
+    "SmartConnectorNotFoundError",
+    "UnknownKnowledgeInteractionError",
+]
+
+
+class KnowledgeMapperError(Exception):
+    """The root of every error raised by the Knowledge Mapper SDK."""
+
+
+class ConfigurationError(KnowledgeMapperError, ValueError):
+    """A setting, id, name or argument is not valid."""
+
+
+class HandlerDeclarationError(ConfigurationError, TypeError):
+    """A handler or dependency factory cannot be used as declared.
+
+    Raised when the handler is decorated, never when a request arrives, and always names the
+    handler and the parameter at fault.
+    """
+
+
+class UnknownKnowledgeInteractionError(KnowledgeMapperError, LookupError):
+    """No knowledge interaction of this knowledge base has that name or id."""
+
+
+class BindingValidationError(KnowledgeMapperError, ValueError):
+    """A binding set (from a handler, a caller or the network) is not a valid binding set."""
+
+
+class KnowledgeEngineError(KnowledgeMapperError):
+    """The Knowledge Engine could not do what was asked.
+
+    Attributes:
+        message: What went wrong, in the KE's own words when it gave any.
+        endpoint: The operation, for example ``"GET /sc/handle"``.
+        kb_id: The knowledge base the request was made for, if any.
+        ki_id: The knowledge interaction the request was made for, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = None,
+        kb_id: str | None = None,
+        ki_id: str | None = None,
+    ) -> None:
+        self.message = message
+        self.endpoint = endpoint
+        self.kb_id = kb_id
+        self.ki_id = ki_id
+        super().__init__(self._describe())
+
+    def _details(self) -> list[str]:
+        details = []
+        if self.endpoint:
+            details.append(self.endpoint)
+        if self.kb_id:
+            details.append(f"knowledge base {self.kb_id}")
+        if self.ki_id:
+            details.append(f"knowledge interaction {self.ki_id}")
+        return details
+
+    def _describe(self) -> str:
+        details = self._details()
+        return f"{self.message} ({'; '.join(details)})" if details else self.message
+
+
+class KnowledgeEngineUnavailableError(KnowledgeEngineError):
+    """The Knowledge Engine could not be reached, or did not answer in time."""
+
+
+class KnowledgeEngineResponseError(KnowledgeEngineError):
+    """The Knowledge Engine answered with an error status.
+
+    Attributes:
+        status_code: The HTTP status the KE answered with.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        endpoint: str | None = None,
+        kb_id: str | None = None,
+        ki_id: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        super().__init__(message, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id)
+
+    def _details(self) -> list[str]:
+        return [f"status {self.status_code}", *super()._details()]
+
+
+class SmartConnectorNotFoundError(KnowledgeEngineResponseError):
+    """404: the KE does not know the knowledge base (or the interaction) the request named.
+
+    After a KE restart or an expired lease, every request of a KB fails this way until the KB
+    registers again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 404,
+        endpoint: str | None = None,
+        kb_id: str | None = None,
+        ki_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, status_code=status_code, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
+        )
+
+
+class PollConflictError(KnowledgeEngineResponseError):
+    """409: another long poll for this knowledge base is still open.
+
+    The KE allows one open ``GET /sc/handle`` per knowledge base. A stale poll (one whose client
+    gave up before the KE's 29 s heartbeat) holds the slot until the KE times it out.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 409,
+        endpoint: str | None = None,
+        kb_id: str | None = None,
+        ki_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, status_code=status_code, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
+        )

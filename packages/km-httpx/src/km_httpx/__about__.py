@@ -1,0 +1,3 @@
+"""The version of km-httpx."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""The version of km-testing."""
+
+__version__ = "0.1.0"
