@@ -155,7 +155,7 @@ class KnowledgeBase:
         self._interactions: dict[str, KnowledgeInteraction] = {}
         self._handled_by_id: dict[str, Handled] = {}
         self._registered = False
-        self._event_loop: asyncio.AbstractEventLoop | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._run_sync: RunSync = run_in_default_thread
         self._in_flight: set[asyncio.Task[None]] = set()
 
@@ -471,6 +471,14 @@ class KnowledgeBase:
     # ------------------------------------------------------------------ handling loop
 
     @property
+    def event_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the handling loop runs on, while it runs; ``None`` otherwise.
+
+        `ask_sync` and `post_sync` hand their calls to this loop.
+        """
+        return self._loop
+
+    @property
     def handlers_in_flight(self) -> int:
         """How many handle requests the loop accepted and has not yet answered."""
         return len(self._in_flight)
@@ -512,9 +520,9 @@ class KnowledgeBase:
                 f"knowledge base {self.id} is not registered; call 'await kb.register()' "
                 "before starting its handling loop"
             )
-        if self._event_loop is not None:
+        if self._loop is not None:
             raise RuntimeError(f"the handling loop of knowledge base {self.id} is already running")
-        self._event_loop = asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()
         executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=max_concurrent_handlers, thread_name_prefix="km-handler"
         )
@@ -558,7 +566,7 @@ class KnowledgeBase:
             finally:
                 executor.shutdown(wait=False)
                 self._run_sync = run_in_default_thread
-                self._event_loop = None
+                self._loop = None
                 logger.info("knowledge base %s: handling loop stopped", self.id)
 
     def _handler_done(self, task: asyncio.Task[None]) -> None:
@@ -695,7 +703,8 @@ class KnowledgeBase:
         found = self._lookup(ki)
         if not isinstance(found, AnswerKnowledgeInteraction | ReactKnowledgeInteraction):
             raise ConfigurationError(
-                f"{found!r} has no handler; call() runs ANSWER and REACT interactions"
+                f"knowledge interaction {found.name!r} is a {found.kind.name} interaction, "
+                "which has no handler; call() runs ANSWER and REACT interactions"
             )
         bindings = to_binding_set(binding_set, what=f"the binding set for {found.name!r}")
         context = RequestContext(
@@ -705,11 +714,14 @@ class KnowledgeBase:
 
     # ------------------------------------------------------------------ outgoing calls
 
-    def _outgoing(self, ki: KnowledgeInteraction | str, kind: type[K]) -> tuple[K, str]:
+    def _outgoing(
+        self, ki: KnowledgeInteraction | str, kind: type[K], call: str
+    ) -> tuple[K, str]:
         found = self._lookup(ki)
         if not isinstance(found, kind):
             raise ConfigurationError(
-                f"{found!r} is a {found.kind.value}; this call needs a {kind.kind.value}"
+                f"knowledge interaction {found.name!r} is a {found.kind.name} interaction; "
+                f"{call}() needs a {kind.kind.name} one"
             )
         if found.id is None:
             raise RuntimeError(
@@ -750,7 +762,7 @@ class KnowledgeBase:
             binding_set: Known values that restrict the answers; ``None`` asks for everything.
             recipients: Ask only these knowledge bases (ids); ``None`` asks everyone.
         """
-        found, ki_id = self._outgoing(ki, AskKnowledgeInteraction)
+        found, ki_id = self._outgoing(ki, AskKnowledgeInteraction, "ask")
         bindings = to_binding_set(binding_set, what=f"the binding set asked through {found.name!r}")
         result = await self.client.ask(self.id, ki_id, bindings, recipients=recipients)
         return AskResponse(
@@ -828,7 +840,7 @@ class KnowledgeBase:
             binding_set: The bindings to post.
             recipients: Post only to these knowledge bases (ids); ``None`` posts to everyone.
         """
-        found, ki_id = self._outgoing(ki, PostKnowledgeInteraction)
+        found, ki_id = self._outgoing(ki, PostKnowledgeInteraction, "post")
         bindings = to_binding_set(
             binding_set, what=f"the binding set posted through {found.name!r}"
         )
@@ -881,7 +893,7 @@ class KnowledgeBase:
     # ------------------------------------------------------------------ sync bridge
 
     def _loop_for_bridge(self, name: str) -> asyncio.AbstractEventLoop:
-        loop = self._event_loop
+        loop = self._loop
         if loop is None or loop.is_closed() or not loop.is_running():
             raise RuntimeError(
                 f"{name}() needs the handling loop of knowledge base {self.id} to be running: it "

@@ -1,0 +1,627 @@
+"""The concurrent handling loop: concurrency, its bound, the error policy, EXIT, loops, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+
+import pytest
+
+from km_core import (
+    BindingSet,
+    ConfigurationError,
+    HandleRequest,
+    KnowledgeBase,
+    KnowledgeEngineUnavailableError,
+    PollResult,
+)
+from km_testing import TestClient
+from tests.support import EX, OAK, Arrivals, let_the_loop_run
+
+PATTERN = "?tree ex:height ?height ."
+ANSWER = [{"tree": OAK, "height": '"21"'}]
+
+
+class ConcurrencyGauge:
+    """Counts handlers running at the same time and remembers the most."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.most = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.now -= 1
+
+
+async def start(kb: KnowledgeBase) -> None:
+    await kb.connect()
+    await kb.register()
+
+
+def enqueue(client: TestClient, count: int, ki: str = "heights") -> list[int]:
+    return [client.enqueue_handle_request(ki, [{"tree": OAK}]) for _ in range(count)]
+
+
+def answered_ids(client: TestClient) -> list[int]:
+    return sorted(r.handle_request_id for r in client.handle_responses)
+
+
+# ---------------------------------------------------------------- concurrency (stories 1, 2, 6)
+
+
+async def test_async_handlers_run_concurrently_up_to_the_bound(
+    kb: KnowledgeBase, client: TestClient
+) -> None:
+    """Story 1, 2, 6: N async handlers are in flight together; none finishes before all start."""
+    bound = 10
+    all_started = asyncio.Event()
+    running = 0
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        nonlocal running
+        running += 1
+        if running == bound:
+            all_started.set()
+        await asyncio.wait_for(all_started.wait(), timeout=10)
+        return ANSWER
+
+    await start(kb)
+    ids = enqueue(client, bound)
+    client.enqueue_exit()
+    await kb.start_handling_loop(max_concurrent_handlers=bound)
+    assert answered_ids(client) == ids
+    assert all(r.binding_set == ANSWER for r in client.handle_responses)
+
+
+async def test_sync_handlers_run_concurrently_beyond_the_default_thread_pool(
+    kb: KnowledgeBase, client: TestClient
+) -> None:
+    """Story 3: 16 blocking handlers run at once, more threads than asyncio's default pool
+    offers on a small machine, because the loop sizes its own pool to the bound."""
+    bound = 16
+    barrier = threading.Barrier(bound, timeout=10)
+    threads: set[int] = set()
+    loop_thread = threading.get_ident()
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    def heights(binding_set: BindingSet) -> BindingSet:
+        threads.add(threading.get_ident())
+        barrier.wait()  # raises BrokenBarrierError unless all 16 are here at once
+        return ANSWER
+
+    await start(kb)
+    enqueue(client, bound)
+    client.enqueue_exit()
+    await kb.start_handling_loop(max_concurrent_handlers=bound)
+    assert [r.binding_set for r in client.handle_responses] == [ANSWER] * bound
+    assert len(threads) == bound
+    assert loop_thread not in threads
+
+
+@pytest.mark.parametrize("kind", ["async", "sync"])
+async def test_a_burst_of_slow_handlers_takes_about_one_handler_time(
+    kb: KnowledgeBase, client: TestClient, kind: str
+) -> None:
+    """A burst of N slow handlers at max_concurrent_handlers=N takes about one handler's
+    time, not N (wide bound: less than a third of the sequential time)."""
+    count, delay = 10, 0.2
+    if kind == "async":
+
+        @kb.answer_ki("heights", PATTERN, prefixes=EX)
+        async def slow_async(binding_set: BindingSet) -> BindingSet:
+            await asyncio.sleep(delay)
+            return ANSWER
+    else:
+
+        @kb.answer_ki("heights", PATTERN, prefixes=EX)
+        def slow_sync(binding_set: BindingSet) -> BindingSet:
+            time.sleep(delay)
+            return ANSWER
+
+    await start(kb)
+    enqueue(client, count)
+    client.enqueue_exit()
+    started = time.perf_counter()
+    await kb.start_handling_loop(max_concurrent_handlers=count)
+    elapsed = time.perf_counter() - started
+    assert len(client.handle_responses) == count
+    assert elapsed < count * delay / 3
+
+
+@pytest.mark.parametrize(("kind", "bound"), [("async", 1), ("async", 4), ("sync", 3)])
+async def test_the_bound_is_never_exceeded(
+    kb: KnowledgeBase, client: TestClient, kind: str, bound: int
+) -> None:
+    gauge = ConcurrencyGauge()
+    if kind == "async":
+
+        @kb.answer_ki("heights", PATTERN, prefixes=EX)
+        async def async_handler(binding_set: BindingSet) -> BindingSet:
+            with gauge:
+                for _ in range(5):
+                    await asyncio.sleep(0)
+            return ANSWER
+    else:
+
+        @kb.answer_ki("heights", PATTERN, prefixes=EX)
+        def sync_handler(binding_set: BindingSet) -> BindingSet:
+            with gauge:
+                time.sleep(0.01)
+            return ANSWER
+
+    await start(kb)
+    ids = enqueue(client, 30)
+    client.enqueue_exit()
+    await kb.start_handling_loop(max_concurrent_handlers=bound)
+    assert answered_ids(client) == ids
+    assert gauge.most == bound
+    assert kb.handlers_in_flight == 0
+
+
+class PollCountingClient(TestClient):
+    """A TestClient that remembers how many polls were open at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open_polls = 0
+        self.most_open_polls = 0
+        self.polls = 0
+
+    async def poll_ki_call(self, kb_id: str) -> tuple[PollResult, HandleRequest | None]:
+        self.polls += 1
+        self.open_polls += 1
+        self.most_open_polls = max(self.most_open_polls, self.open_polls)
+        try:
+            return await super().poll_ki_call(kb_id)
+        finally:
+            self.open_polls -= 1
+
+
+async def test_exactly_one_poll_is_open_at_a_time() -> None:
+    client = PollCountingClient()
+    kb = KnowledgeBase(id="http://example.org/kb/polls", name="p", description="", client=client)
+    release = asyncio.Event()
+    arrivals = Arrivals()
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        await arrivals.arrive()
+        await release.wait()
+        return ANSWER
+
+    await start(kb)
+    enqueue(client, 5)
+    loop_task = asyncio.create_task(kb.start_handling_loop(max_concurrent_handlers=10))
+    # Five handlers block; the loop has a permit left, so it holds the one open poll.
+    await arrivals.wait_for(5)
+    assert client.open_polls == 1
+    release.set()
+    client.enqueue_exit()
+    await loop_task
+    assert client.most_open_polls == 1
+    assert len(client.handle_responses) == 5
+
+
+async def test_a_full_loop_does_not_poll_until_a_permit_is_free(
+    kb: KnowledgeBase, client: TestClient
+) -> None:
+    """With every permit taken, the loop holds no poll: the KE queues requests meanwhile."""
+    release = asyncio.Event()
+    arrivals = Arrivals()
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        await arrivals.arrive()
+        await release.wait()
+        return ANSWER
+
+    await start(kb)
+    enqueue(client, 3)
+    loop_task = asyncio.create_task(kb.start_handling_loop(max_concurrent_handlers=2))
+    await arrivals.wait_for(2)
+    await let_the_loop_run()
+    assert client.pending_handle_requests == 1  # the third waits in the queue, not in a poll
+    release.set()
+    client.enqueue_exit()
+    await loop_task
+    assert len(client.handle_responses) == 3
+
+
+# ---------------------------------------------------------------- error policy (story 7)
+
+
+async def test_a_handler_that_raises_is_answered_with_an_empty_set_and_the_loop_goes_on(
+    kb: KnowledgeBase, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        if binding_set[0]["tree"] == "<http://example.org/bad>":
+            raise LookupError("the database lost the bad tree")
+        return ANSWER
+
+    await start(kb)
+    good1 = client.enqueue_handle_request("heights", [{"tree": OAK}])
+    bad = client.enqueue_handle_request(
+        "heights",
+        [{"tree": "<http://example.org/bad>"}],
+        requesting_kb_id="http://example.org/kb/asker",
+    )
+    good2 = client.enqueue_handle_request("heights", [{"tree": OAK}])
+    client.enqueue_exit()
+    with caplog.at_level(logging.ERROR, logger="km_core"):
+        await kb.start_handling_loop(max_concurrent_handlers=1)
+    by_id = {r.handle_request_id: r for r in client.handle_responses}
+    assert by_id[bad].binding_set == []
+    assert by_id[bad].error_message is None
+    assert by_id[good1].binding_set == ANSWER
+    assert by_id[good2].binding_set == ANSWER
+    [record] = [r for r in caplog.records if r.exc_info]
+    message = record.getMessage()
+    assert "'heights'" in message
+    assert f"handle request {bad}" in message
+    assert "http://example.org/kb/asker" in message
+    assert kb.id in message
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], LookupError)
+
+
+async def test_a_sync_handler_that_raises_is_answered_too(
+    kb: KnowledgeBase, client: TestClient
+) -> None:
+    @kb.react_ki("plant", "?tree ex:plantedAt ?place .", prefixes=EX)
+    def plant(binding_set: BindingSet) -> None:
+        raise RuntimeError("no spade")
+
+    await start(kb)
+    request = client.enqueue_handle_request("plant", [{"tree": OAK, "place": OAK}])
+    client.enqueue_exit()
+    await kb.start_handling_loop(max_concurrent_handlers=1)
+    assert client.last_handle_response is not None
+    assert client.last_handle_response.handle_request_id == request
+    assert client.last_handle_response.binding_set == []
+
+
+async def test_a_request_for_an_unknown_interaction_is_answered_with_an_empty_set(
+    kb: KnowledgeBase, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        return ANSWER
+
+    await start(kb)
+    unknown = client.enqueue_handle_request("no-such-ki", [{"x": OAK}])
+    known = client.enqueue_handle_request("heights", [{"tree": OAK}])
+    client.enqueue_exit()
+    with caplog.at_level(logging.ERROR, logger="km_core"):
+        await kb.start_handling_loop(max_concurrent_handlers=1)
+    by_id = {r.handle_request_id: r for r in client.handle_responses}
+    assert by_id[unknown].binding_set == []
+    assert by_id[unknown].knowledge_interaction_id == f"{kb.id}/interaction/no-such-ki"
+    assert by_id[known].binding_set == ANSWER
+    assert any(
+        "unknown knowledge interaction" in r.getMessage() and f"request {unknown}" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+@pytest.mark.parametrize(
+    "bad_result",
+    [
+        {"tree": OAK},  # one binding, not a list of them
+        [{"tree": 21}],  # a value that is not an RDF term in text
+        ["<http://example.org/oak>"],  # an item that is not a binding
+        42,
+    ],
+)
+async def test_a_result_that_is_not_a_binding_set_is_answered_with_an_empty_set(
+    kb: KnowledgeBase, client: TestClient, caplog: pytest.LogCaptureFixture, bad_result: object
+) -> None:
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> object:
+        return bad_result
+
+    await start(kb)
+    request = client.enqueue_handle_request("heights", [{"tree": OAK}])
+    client.enqueue_exit()
+    with caplog.at_level(logging.ERROR, logger="km_core"):
+        await kb.start_handling_loop()
+    assert client.last_handle_response is not None
+    assert client.last_handle_response.handle_request_id == request
+    assert client.last_handle_response.binding_set == []
+    assert any("'heights'" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_reaction_without_result_pattern_must_not_return_bindings(
+    kb: KnowledgeBase, client: TestClient
+) -> None:
+    calls: list[BindingSet] = []
+
+    @kb.react_ki("plant", "?tree ex:plantedAt ?place .", prefixes=EX)
+    async def plant(binding_set: BindingSet) -> BindingSet:
+        calls.append(binding_set)
+        return [{"tree": OAK}] if len(calls) == 1 else []
+
+    await start(kb)
+    client.enqueue_handle_request("plant", [{"tree": OAK, "place": OAK}])
+    client.enqueue_handle_request("plant", [{"tree": OAK, "place": OAK}])
+    client.enqueue_exit()
+    await kb.start_handling_loop(max_concurrent_handlers=1)
+    assert [r.binding_set for r in client.handle_responses] == [[], []]
+    assert len(calls) == 2
+
+
+async def test_a_failed_response_post_is_logged_and_releases_its_permit(
+    kb: KnowledgeBase, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        return ANSWER
+
+    await start(kb)
+    client.fail_next("post_handle_response", times=2)
+    ids = enqueue(client, 5)
+    client.enqueue_exit()
+    with caplog.at_level(logging.ERROR, logger="km_core"):
+        # One permit: had a failed post leaked it, the loop would hang on the third request.
+        await kb.start_handling_loop(max_concurrent_handlers=1)
+    assert answered_ids(client) == ids[2:]
+    failures = [r for r in caplog.records if "could not post the response" in r.getMessage()]
+    assert len(failures) == 2
+    assert f"handle request {ids[0]}" in failures[0].getMessage()
+    assert all(
+        isinstance(r.exc_info[1], KnowledgeEngineUnavailableError) for r in failures if r.exc_info
+    )
+    assert kb.handlers_in_flight == 0
+
+
+# ---------------------------------------------------------------- shutdown (story 8) and loops
+
+
+async def test_exit_waits_for_every_in_flight_handler(
+    kb: KnowledgeBase, client: TestClient
+) -> None:
+    release = asyncio.Event()
+    arrivals = Arrivals()
+    finished: list[int] = []
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        await arrivals.arrive()
+        await release.wait()
+        finished.append(1)
+        return ANSWER
+
+    await start(kb)
+    ids = enqueue(client, 4)
+    client.enqueue_exit()
+    loop_task = asyncio.create_task(kb.start_handling_loop(max_concurrent_handlers=10))
+    await arrivals.wait_for(4)
+    # EXIT has been polled: no more polls, but the loop is still waiting for its handlers.
+    await let_the_loop_run()
+    assert not loop_task.done()
+    assert client.handle_responses == []
+    release.set()
+    await loop_task
+    assert len(finished) == 4
+    assert answered_ids(client) == ids
+    assert kb.handlers_in_flight == 0
+
+
+async def test_requests_after_exit_are_not_polled(kb: KnowledgeBase, client: TestClient) -> None:
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        return ANSWER
+
+    await start(kb)
+    first = enqueue(client, 2)
+    client.enqueue_exit()
+    enqueue(client, 2)
+    await kb.start_handling_loop()
+    assert answered_ids(client) == first
+    assert client.pending_handle_requests == 2
+
+
+async def test_loops_limits_the_number_of_polls_then_drains(
+    kb: KnowledgeBase, client: TestClient
+) -> None:
+    release = asyncio.Event()
+    arrivals = Arrivals()
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        await arrivals.arrive()
+        await release.wait()
+        return ANSWER
+
+    await start(kb)
+    ids = enqueue(client, 2)
+    client.enqueue_repoll()  # a heartbeat counts as a poll
+    enqueue(client, 3)
+    loop_task = asyncio.create_task(kb.start_handling_loop(loops=3, max_concurrent_handlers=10))
+    await arrivals.wait_for(2)
+    release.set()
+    await loop_task
+    assert answered_ids(client) == ids
+    assert client.pending_handle_requests == 3
+
+
+async def test_loops_zero_polls_nothing(kb: KnowledgeBase, client: TestClient) -> None:
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        return ANSWER
+
+    await start(kb)
+    enqueue(client, 1)
+    await kb.start_handling_loop(loops=0)
+    assert client.handle_responses == []
+    assert client.pending_handle_requests == 1
+
+
+async def test_cancelling_the_loop_still_answers_every_accepted_request(
+    kb: KnowledgeBase, client: TestClient
+) -> None:
+    release = asyncio.Event()
+    arrivals = Arrivals()
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        await arrivals.arrive()
+        await release.wait()
+        return ANSWER
+
+    await start(kb)
+    ids = enqueue(client, 3)
+    loop_task = asyncio.create_task(kb.start_handling_loop(max_concurrent_handlers=10))
+    await arrivals.wait_for(3)
+    loop_task.cancel()
+    await let_the_loop_run()
+    assert not loop_task.done()  # draining: the handlers are still at work
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await loop_task
+    assert [r.binding_set for r in client.handle_responses] == [ANSWER] * 3
+    assert answered_ids(client) == ids
+    assert kb.event_loop is None
+
+
+async def test_a_second_cancel_cancels_handlers_which_are_still_answered(
+    kb: KnowledgeBase, client: TestClient
+) -> None:
+    never = asyncio.Event()
+    arrivals = Arrivals()
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        await arrivals.arrive()
+        await never.wait()
+        return ANSWER
+
+    await start(kb)
+    ids = enqueue(client, 2)
+    loop_task = asyncio.create_task(kb.start_handling_loop(max_concurrent_handlers=10))
+    await arrivals.wait_for(2)
+    loop_task.cancel()
+    await let_the_loop_run()
+    loop_task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await loop_task
+    assert answered_ids(client) == ids
+    assert all(r.binding_set == [] for r in client.handle_responses)
+    assert kb.handlers_in_flight == 0
+
+
+async def test_a_poll_error_ends_the_loop_after_answering_in_flight_requests(
+    kb: KnowledgeBase, client: TestClient
+) -> None:
+    release = asyncio.Event()
+    arrivals = Arrivals()
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        await arrivals.arrive()
+        await release.wait()
+        return ANSWER
+
+    await start(kb)
+    ids = enqueue(client, 2)
+    loop_task = asyncio.create_task(kb.start_handling_loop(max_concurrent_handlers=10))
+    await arrivals.wait_for(2)
+    # The open poll is waiting; the next one fails.
+    client.fail_next("poll_ki_call", KnowledgeEngineUnavailableError("connection refused"))
+    client.enqueue_repoll()
+    await let_the_loop_run()
+    assert not loop_task.done()
+    release.set()
+    with pytest.raises(KnowledgeEngineUnavailableError, match="connection refused"):
+        await loop_task
+    assert answered_ids(client) == ids
+
+
+# ---------------------------------------------------------------- the loop's own rules
+
+
+async def test_the_event_loop_is_stored_while_the_loop_runs(
+    kb: KnowledgeBase, client: TestClient
+) -> None:
+    seen: list[asyncio.AbstractEventLoop | None] = []
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        seen.append(kb.event_loop)
+        return ANSWER
+
+    await start(kb)
+    assert kb.event_loop is None
+    enqueue(client, 1)
+    client.enqueue_exit()
+    await kb.start_handling_loop()
+    assert seen == [asyncio.get_running_loop()]
+    assert kb.event_loop is None
+
+
+async def test_the_loop_needs_a_registered_kb(kb: KnowledgeBase) -> None:
+    with pytest.raises(RuntimeError, match="register"):
+        await kb.start_handling_loop()
+
+
+async def test_the_loop_cannot_run_twice_at_once(kb: KnowledgeBase, client: TestClient) -> None:
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        return ANSWER
+
+    await start(kb)
+    first = asyncio.create_task(kb.start_handling_loop())
+    await let_the_loop_run()
+    assert kb.event_loop is not None
+    with pytest.raises(RuntimeError, match="already running"):
+        await kb.start_handling_loop()
+    client.enqueue_exit()
+    await first
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"max_concurrent_handlers": 0}, "max_concurrent_handlers"),
+        ({"max_concurrent_handlers": -3}, "max_concurrent_handlers"),
+        ({"loops": -1}, "loops"),
+    ],
+)
+async def test_invalid_loop_arguments_are_rejected(
+    kb: KnowledgeBase, kwargs: dict[str, int], match: str
+) -> None:
+    await start(kb)
+    with pytest.raises(ConfigurationError, match=match):
+        await kb.start_handling_loop(**kwargs)  # type: ignore[arg-type]
+
+
+async def test_the_requesting_kb_and_bindings_reach_the_handler(
+    kb: KnowledgeBase, client: TestClient
+) -> None:
+    received: list[BindingSet] = []
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        received.append(binding_set)
+        return [b | {"height": '"21"'} for b in binding_set]
+
+    await start(kb)
+    client.enqueue_handle_request("heights", [{"tree": OAK}, {"tree": "<http://example.org/elm>"}])
+    client.enqueue_exit()
+    await kb.start_handling_loop()
+    assert received == [[{"tree": OAK}, {"tree": "<http://example.org/elm>"}]]
+    assert client.last_handle_response is not None
+    assert client.last_handle_response.binding_set == [
+        {"tree": OAK, "height": '"21"'},
+        {"tree": "<http://example.org/elm>", "height": '"21"'},
+    ]

@@ -1,0 +1,100 @@
+"""Pins the public types: mypy --strict checks this file, and pytest runs it."""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Annotated, Any, assert_type
+
+from km_core import (
+    AskKnowledgeInteraction,
+    AskResponse,
+    Binding,
+    BindingModel,
+    BindingSet,
+    Depends,
+    KnowledgeBase,
+    PostKnowledgeInteraction,
+    PostResponse,
+    RequestContext,
+)
+from km_testing import RecordedHandleResponse, TestClient
+
+EX = {"ex": "http://example.org/"}
+
+
+class Tree(BindingModel):
+    tree: str
+    height: str | None = None
+
+
+class Planted(BindingModel):
+    tree: str
+    place: str
+
+
+def get_db() -> str:
+    return "db"
+
+
+def build() -> tuple[KnowledgeBase, TestClient]:
+    client = TestClient()
+    kb = KnowledgeBase(id="http://example.org/kb/types", name="t", description="", client=client)
+
+    @kb.answer_ki("heights", "?tree ex:height ?height .", prefixes=EX)
+    async def heights(binding_set: list[Tree], db: Annotated[str, Depends(get_db)]) -> list[Tree]:
+        return binding_set
+
+    @kb.react_ki("plant", "?tree ex:plantedAt ?place .", prefixes=EX)
+    def plant(binding_set: BindingSet, context: RequestContext) -> None:
+        return None
+
+    # The decorators hand back the function itself, with its type (not Any).
+    pending = assert_type(heights([], "db"), Coroutine[Any, Any, list[Tree]])
+    pending.close()
+    context = RequestContext(
+        knowledge_base=kb, knowledge_interaction=kb.knowledge_interactions["plant"]
+    )
+    assert_type(plant([], context), None)
+    return kb, client
+
+
+async def test_model_typed_signatures() -> None:
+    kb, client = build()
+    plain = kb.ask_ki("plain", "?a ex:near ?b .", prefixes=EX)
+    trees = kb.ask_ki("trees", "?tree ex:height ?height .", prefixes=EX, binding_model=Tree)
+    notify = kb.post_ki("notify", "?tree ex:plantedAt ?place .", prefixes=EX)
+    plant = kb.post_ki(
+        "plant-tree",
+        "?tree ex:plantedAt ?place .",
+        "?tree ex:height ?height .",
+        prefixes=EX,
+        argument_model=Planted,
+        result_model=Tree,
+    )
+    assert_type(plain, AskKnowledgeInteraction[Binding])
+    assert_type(trees, AskKnowledgeInteraction[Tree])
+    assert_type(notify, PostKnowledgeInteraction[Binding, Binding])
+    assert_type(plant, PostKnowledgeInteraction[Planted, Tree])
+
+    await kb.register()
+    client.mock_result_binding_set("trees", [{"tree": "<http://example.org/oak>"}])
+    assert_type(await kb.ask(plain), list[Binding])
+    assert_type(await kb.ask(trees, [Tree(tree="<http://example.org/oak>")]), list[Tree])
+    assert_type(await kb.ask("trees"), list[Any])
+    assert_type(await kb.ask_with_info(trees), AskResponse[Tree])
+    assert_type(await kb.post(notify, [{"tree": "<urn:a>", "place": "<urn:b>"}]), list[Binding])
+    assert_type(await kb.post(plant, [Planted(tree="<urn:a>", place="<urn:b>")]), list[Tree])
+    assert_type(
+        await kb.post_with_info(plant, [Planted(tree="<urn:a>", place="<urn:b>")]),
+        PostResponse[Tree],
+    )
+    asked = await kb.ask(trees)
+    assert asked == [Tree(tree="<http://example.org/oak>")]
+    assert_type(client.last_handle_response, RecordedHandleResponse | None)
+
+
+def sync_bridge_types(kb: KnowledgeBase, trees: AskKnowledgeInteraction[Tree]) -> None:
+    # Not called: mypy checks the bridge's return types.
+    assert_type(kb.ask_sync(trees), list[Tree])
+    assert_type(kb.ask_sync("trees"), list[Any])
+    assert_type(kb.post_sync("notify", []), list[Any])
