@@ -199,9 +199,17 @@ def analyse_parameters(
         annotation = hints.get(parameter.name, inspect.Parameter.empty)
         depends = _depends_of(annotation, parameter.default)
         if depends is not None:
-            dependant = analyse(
-                depends.dependency, use_cache=depends.use_cache, stack=(*stack, call)
-            )
+            if not callable(depends.dependency):
+                raise HandlerDeclarationError(
+                    f"{where}: Depends() needs a callable, got {depends.dependency!r}"
+                )
+            try:
+                dependant = analyse(
+                    depends.dependency, use_cache=depends.use_cache, stack=(*stack, call)
+                )
+            except HandlerDeclarationError as exc:
+                # Name the whole path, so the user finds the handler that needs the factory.
+                raise HandlerDeclarationError(f"{where}: {exc}") from exc.__cause__
             result.append(_Parameter(parameter.name, _Kind.DEPENDENCY, dependant))
             continue
         if _strip_annotated(annotation) is RequestContext:
@@ -312,7 +320,15 @@ class _SyncGeneratorContext(AbstractAsyncContextManager[Any]):
 class Solver:
     """Resolves a dependant's parameters for one call."""
 
-    __slots__ = ("_cache", "_context", "_overridden", "_overrides", "_run_sync", "exit_stack")
+    __slots__ = (
+        "_active_overrides",
+        "_cache",
+        "_context",
+        "_overridden",
+        "_overrides",
+        "_run_sync",
+        "exit_stack",
+    )
 
     def __init__(
         self,
@@ -326,6 +342,7 @@ class Solver:
         self._overridden = overridden
         self._run_sync = run_sync
         self._cache: dict[Callable[..., Any], Any] = {}
+        self._active_overrides: set[Callable[..., Any]] = set()
         self.exit_stack = AsyncExitStack()
 
     async def arguments(self, parameters: list[_Parameter]) -> dict[str, Any]:
@@ -341,7 +358,8 @@ class Solver:
 
     def _effective(self, dependant: Dependant) -> Dependant:
         override = self._overrides.get(dependant.call) if self._overrides else None
-        if override is None:
+        # An override may wrap the factory it replaces; inside it, the original stands.
+        if override is None or dependant.call in self._active_overrides:
             return dependant
         # Overrides are analysed on first use and remembered; they keep the original's use_cache.
         analysed = self._overridden.get(override)
@@ -353,11 +371,19 @@ class Solver:
         return analysed
 
     async def _resolve(self, dependant: Dependant) -> Any:
+        original = dependant.call
         dependant = self._effective(dependant)
         call = dependant.call
         if dependant.use_cache and call in self._cache:
             return self._cache[call]
-        kwargs = await self.arguments(dependant.parameters)
+        if call is original:
+            kwargs = await self.arguments(dependant.parameters)
+        else:
+            self._active_overrides.add(original)
+            try:
+                kwargs = await self.arguments(dependant.parameters)
+            finally:
+                self._active_overrides.discard(original)
         if dependant.is_async_generator:
             value = await self.exit_stack.enter_async_context(asynccontextmanager(call)(**kwargs))
         elif dependant.is_generator:
