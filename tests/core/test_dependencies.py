@@ -7,6 +7,7 @@ both inline (`KnowledgeBase.call`) and through the real handling loop of a `Test
 """
 
 import asyncio
+import contextlib
 import itertools
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -900,3 +901,17 @@ async def test_an_override_may_wrap_the_factory_it_replaces(kb: KnowledgeBase, i
 
     kb.dependency_overrides[get_name] = shouting
     assert await invoke([]) == [{"tree": "<http://example.org/OAK>", "height": HEIGHT}]
+
+
+async def test_a_sync_generator_that_yields_again_after_an_error_is_reported(kb: KnowledgeBase):
+    def stubborn() -> Iterator[str]:
+        while True:
+            with contextlib.suppress(LookupError):  # swallows the handler's error, yields again
+                yield "resource"
+
+    @kb.answer_ki(KI, PATTERN)
+    def handler(binding_set: BindingSet, res: Annotated[str, Depends(stubborn)]) -> BindingSet:
+        raise LookupError("handler failed")
+
+    with pytest.raises(RuntimeError, match="yielded again"):
+        await kb.call(KI, [])

@@ -17,8 +17,8 @@ from km_core import (
 from km_testing import TestClient
 
 # Handlers and factories declared under `from __future__ import annotations`: every annotation
-# in this module is a string until the SDK resolves it when the handler is declared, so whatever
-# a handler's or a factory's annotations name must be reachable from this module's globals.
+# in this module is a string until the SDK resolves it when the handler is declared, from the
+# module's globals and the local names of the code that declares the handler.
 
 KB_ID = "http://example.org/kb/test"
 REQUESTER_ID = "http://example.org/kb/requester"
@@ -155,38 +155,48 @@ async def test_a_sync_handler_with_a_sync_generator_factory(
     assert table.closed
 
 
-def test_a_model_defined_in_a_function_cannot_be_resolved(kb: KnowledgeBase):
+async def test_a_model_defined_in_a_function_resolves(kb: KnowledgeBase):
     class LocalTree(BindingModel):
         tree: str
 
+    received: list[object] = []
+
+    @kb.answer_ki(KI, PATTERN)
     def handler_of_local_trees(trees: list[LocalTree]) -> list[LocalTree]:
-        return trees
+        received.extend(trees)
+        return []
 
-    with pytest.raises(HandlerDeclarationError) as excinfo:
-        kb.answer_ki(KI, PATTERN)(handler_of_local_trees)
-
-    message = str(excinfo.value)
-    assert "handler_of_local_trees" in message
-    assert "LocalTree" in message
-    assert KI not in kb.knowledge_interactions
+    await kb.call(KI, [{"tree": OAK}])
+    assert received == [LocalTree(tree=OAK)]
 
 
-def test_a_dependency_type_defined_in_a_function_cannot_be_resolved(kb: KnowledgeBase):
+async def test_a_dependency_defined_in_a_function_resolves(kb: KnowledgeBase):
     class LocalTable:
-        pass
+        name = "local"
 
     def get_local_table() -> LocalTable:
         return LocalTable()
 
+    @kb.answer_ki(KI, PATTERN)
     def handler_with_local_table(
         binding_set: BindingSet, table: Annotated[LocalTable, Depends(get_local_table)]
+    ) -> BindingSet:
+        return [{"tree": OAK, "height": f'"{table.name}"'}]
+
+    assert await kb.call(KI, []) == [{"tree": OAK, "height": '"local"'}]
+
+
+def test_a_name_defined_nowhere_fails_at_declaration(kb: KnowledgeBase):
+    def handler_with_a_typo(
+        binding_set: BindingSet,
+        table: Annotated[Tabel, Depends(HeightTable)],  # type: ignore[name-defined]  # noqa: F821
     ) -> BindingSet:
         return []
 
     with pytest.raises(HandlerDeclarationError) as excinfo:
-        kb.answer_ki(KI, PATTERN)(handler_with_local_table)
+        kb.answer_ki(KI, PATTERN)(handler_with_a_typo)
 
     message = str(excinfo.value)
-    assert "handler_with_local_table" in message
-    assert "LocalTable" in message
+    assert "handler_with_a_typo" in message
+    assert "Tabel" in message
     assert KI not in kb.knowledge_interactions

@@ -95,11 +95,6 @@ class Dependant:
     is_async_generator: bool = False
     is_generator: bool = False
 
-    @property
-    def has_dependencies(self) -> bool:
-        """Whether any parameter needs a factory (and so a per-call exit stack)."""
-        return any(p.kind is _Kind.DEPENDENCY for p in self.parameters)
-
 
 def describe(call: Callable[..., Any]) -> str:
     """A short name of a callable for error messages."""
@@ -137,8 +132,14 @@ def _is_async_generator(call: Callable[..., Any]) -> bool:
     )
 
 
-def type_hints(call: Callable[..., Any], what: str) -> dict[str, Any]:
+def type_hints(
+    call: Callable[..., Any], what: str, scope: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Resolve a callable's annotations, ``from __future__ import annotations`` included.
+
+    Names are looked up in the callable's module and then in ``scope``: the local names of the
+    code that declared the handler, so that classes and factories defined inside a function
+    (a test, an application factory) resolve too.
 
     Raises:
         HandlerDeclarationError: an annotation names something that cannot be found.
@@ -149,12 +150,19 @@ def type_hints(call: Callable[..., Any], what: str) -> dict[str, Any]:
     elif not (inspect.isfunction(target) or inspect.ismethod(target)):
         target = getattr(target, "__call__", target)  # noqa: B004
     try:
-        return typing.get_type_hints(target, include_extras=True)
+        globalns = getattr(target, "__globals__", None)
+        localns = dict(scope) if scope else None
+        if localns is not None and globalns is not None:
+            # Module names win over local ones, as they would in the code itself.
+            localns = {k: v for k, v in localns.items() if k not in globalns}
+        return typing.get_type_hints(
+            target, globalns=globalns, localns=localns, include_extras=True
+        )
     except NameError as exc:
         raise HandlerDeclarationError(
-            f"{what} {describe(call)!r}: cannot resolve its annotations ({exc}). Under "
-            "'from __future__ import annotations' every annotated type must be importable "
-            "from the module's globals, not only defined inside a function."
+            f"{what} {describe(call)!r}: cannot resolve its annotations ({exc}). With "
+            "'from __future__ import annotations', annotations are resolved when the handler "
+            "is declared: define or import every name they use before that point."
         ) from exc
     except Exception as exc:
         raise HandlerDeclarationError(
@@ -185,6 +193,7 @@ def analyse_parameters(
     *,
     what: str,
     stack: tuple[Callable[..., Any], ...] = (),
+    scope: Mapping[str, Any] | None = None,
 ) -> list[_Parameter]:
     """Turn the injectable parameters of a callable into `_Parameter`s.
 
@@ -205,7 +214,10 @@ def analyse_parameters(
                 )
             try:
                 dependant = analyse(
-                    depends.dependency, use_cache=depends.use_cache, stack=(*stack, call)
+                    depends.dependency,
+                    use_cache=depends.use_cache,
+                    stack=(*stack, call),
+                    scope=scope,
                 )
             except HandlerDeclarationError as exc:
                 # Name the whole path, so the user finds the handler that needs the factory.
@@ -241,6 +253,7 @@ def analyse(
     *,
     use_cache: bool = True,
     stack: tuple[Callable[..., Any], ...] = (),
+    scope: Mapping[str, Any] | None = None,
 ) -> Dependant:
     """Analyse a dependency factory and, recursively, the factories it depends on.
 
@@ -259,9 +272,14 @@ def analyse(
         raise HandlerDeclarationError(
             f"dependency {describe(call)!r}: cannot read its signature: {exc}"
         ) from exc
-    hints = type_hints(call, "dependency")
+    hints = type_hints(call, "dependency", scope)
     parameters = analyse_parameters(
-        call, list(signature.parameters.values()), hints, what="dependency", stack=stack
+        call,
+        list(signature.parameters.values()),
+        hints,
+        what="dependency",
+        stack=stack,
+        scope=scope,
     )
     return Dependant(
         call=call,
@@ -281,11 +299,12 @@ def _advance(generator: Iterator[Any]) -> Any:
     return next(generator, _EXHAUSTED)
 
 
-def _throw(generator: typing.Generator[Any, Any, Any], exc: BaseException) -> Any:
+def _throw(generator: typing.Generator[Any, Any, Any], exc: BaseException) -> None:
     try:
-        return generator.throw(exc)
+        generator.throw(exc)
     except StopIteration:
-        return _EXHAUSTED
+        return
+    raise RuntimeError("a generator dependency must yield exactly once; it yielded again")
 
 
 class _SyncGeneratorContext(AbstractAsyncContextManager[Any]):
@@ -402,7 +421,10 @@ class Solver:
 
 async def run_in_default_thread(call: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """Run a sync callable in asyncio's default executor, with the caller's context variables."""
-    return await asyncio.to_thread(call, *args, **kwargs)
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    future = loop.run_in_executor(None, functools.partial(context.run, call, *args, **kwargs))
+    return await wait_for_thread(future)
 
 
 def executor_runner(executor: Any) -> RunSync:
@@ -411,8 +433,29 @@ def executor_runner(executor: Any) -> RunSync:
     async def run_sync(call: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
-        return await loop.run_in_executor(
+        future = loop.run_in_executor(
             executor, functools.partial(context.run, call, *args, **kwargs)
         )
+        return await wait_for_thread(future)
 
     return run_sync
+
+
+async def wait_for_thread(future: asyncio.Future[Any]) -> Any:
+    """Await a worker thread's result; on cancellation, wait until the thread is done.
+
+    A thread cannot be stopped, so a cancelled caller still waits for it before the
+    cancellation goes on: whatever the thread uses (a dependency's resource, a permit) is
+    torn down only once nothing uses it any more.
+    """
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():
+            try:
+                await asyncio.shield(future)
+            except asyncio.CancelledError:
+                continue
+            except Exception:
+                break
+        raise

@@ -13,7 +13,6 @@ from ._dependencies import (
     RequestContext,
     RunSync,
     Solver,
-    _Kind,
     analyse_parameters,
     describe,
     is_coroutine_callable,
@@ -189,7 +188,7 @@ class PostKnowledgeInteraction(KnowledgeInteraction, Generic[A, R]):
 class Handler:
     """A handler function with everything needed to call it, read once from its signature."""
 
-    __slots__ = ("function", "input_model", "is_async", "needs_exit_stack", "parameters")
+    __slots__ = ("function", "input_model", "is_async", "parameters")
 
     def __init__(
         self,
@@ -197,6 +196,7 @@ class Handler:
         *,
         ki_name: str,
         input_model: type[BindingModel] | None,
+        scope: Mapping[str, Any] | None = None,
     ) -> None:
         what = f"handler {describe(function)!r} of knowledge interaction {ki_name!r}"
         if not callable(function):
@@ -214,7 +214,7 @@ class Handler:
                 f"{what}: its first parameter must receive the incoming binding set, but it "
                 "has no positional parameter. Write it as 'def handler(binding_set): ...'."
             )
-        hints = type_hints(function, "handler")
+        hints = type_hints(function, "handler", scope)
         first = parameters[0]
         annotated_model = _model_of_annotation(
             hints.get(first.name, inspect.Parameter.empty), what=what, parameter=first.name
@@ -227,8 +227,9 @@ class Handler:
         self.function = function
         self.input_model = input_model or annotated_model
         self.is_async = is_coroutine_callable(function)
-        self.parameters = analyse_parameters(function, parameters[1:], hints, what="handler")
-        self.needs_exit_stack = any(p.kind is _Kind.DEPENDENCY for p in self.parameters)
+        self.parameters = analyse_parameters(
+            function, parameters[1:], hints, what="handler", scope=scope
+        )
 
     async def __call__(
         self,
@@ -305,6 +306,7 @@ class AnswerKnowledgeInteraction(KnowledgeInteraction):
         handler: Callable[..., Any],
         prefixes: Mapping[str, str] | None = None,
         binding_model: type[BindingModel] | None = None,
+        scope: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(name=name, prefixes=prefixes)
         self.graph_pattern: str = _check_pattern(
@@ -314,6 +316,7 @@ class AnswerKnowledgeInteraction(KnowledgeInteraction):
             handler,
             ki_name=name,
             input_model=_check_model(name, "binding_model", binding_model),
+            scope=scope,
         )
         self.binding_model = self.handler.input_model
 
@@ -321,6 +324,11 @@ class AnswerKnowledgeInteraction(KnowledgeInteraction):
     def has_result(self) -> bool:
         """ANSWER interactions always answer with bindings of their graph pattern."""
         return True
+
+    @property
+    def output_model(self) -> type[BindingModel] | None:
+        """The model the handler's answers are checked against, if any."""
+        return self.binding_model
 
     def registration(self) -> KnowledgeInteractionRegistration:
         """The body that registers this interaction with the KE."""
@@ -347,6 +355,7 @@ class ReactKnowledgeInteraction(KnowledgeInteraction):
         prefixes: Mapping[str, str] | None = None,
         argument_model: type[BindingModel] | None = None,
         result_model: type[BindingModel] | None = None,
+        scope: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(name=name, prefixes=prefixes)
         self.argument_graph_pattern: str = _check_pattern(  # type: ignore[assignment]
@@ -359,6 +368,7 @@ class ReactKnowledgeInteraction(KnowledgeInteraction):
             handler,
             ki_name=name,
             input_model=_check_model(name, "argument_model", argument_model),
+            scope=scope,
         )
         self.argument_model = self.handler.input_model
         self.result_model = _check_model(name, "result_model", result_model)
@@ -367,6 +377,11 @@ class ReactKnowledgeInteraction(KnowledgeInteraction):
     def has_result(self) -> bool:
         """Whether the reaction answers with bindings (it has a result graph pattern)."""
         return self.result_graph_pattern is not None
+
+    @property
+    def output_model(self) -> type[BindingModel] | None:
+        """The model the handler's results are checked against, if any."""
+        return self.result_model
 
     def registration(self) -> KnowledgeInteractionRegistration:
         """The body that registers this interaction with the KE."""
@@ -379,8 +394,12 @@ class ReactKnowledgeInteraction(KnowledgeInteraction):
         )
 
 
-def to_binding_set(value: object, *, what: str) -> BindingSet:
+def to_binding_set(
+    value: object, *, what: str, model: type[BindingModel] | None = None
+) -> BindingSet:
     """Check and convert bindings (dicts of RDF terms, or binding models) to a binding set.
+
+    With a ``model``, plain dict bindings must fit it, and come out as it writes them.
 
     Raises:
         BindingValidationError: ``value`` is not a list of bindings; the message says which
@@ -403,7 +422,7 @@ def to_binding_set(value: object, *, what: str) -> BindingSet:
                         f"{what}: binding {index} maps {key!r} to {term!r}; bindings map "
                         "variable names (str) to RDF terms in text (str)"
                     )
-            result.append(item)
+            result.append(model.from_binding(item).to_binding() if model else item)
         else:
             raise BindingValidationError(
                 f"{what}: binding {index} is a {type(item).__name__} ({item!r:.200}), not a "
