@@ -6,16 +6,25 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from typing import Annotated
 
 import pytest
 
 from km_core import (
+    Backoff,
+    BindingModel,
     BindingSet,
     ConfigurationError,
+    Depends,
     HandleRequest,
     KnowledgeBase,
+    KnowledgeEngineError,
+    KnowledgeEngineServerError,
     KnowledgeEngineUnavailableError,
+    PollConflictError,
     PollResult,
+    SmartConnectorNotFoundError,
 )
 from km_testing import TestClient
 from tests.support import EX, OAK, Arrivals, let_the_loop_run
@@ -520,7 +529,7 @@ async def test_a_second_cancel_cancels_handlers_which_are_still_answered(
     assert kb.handlers_in_flight == 0
 
 
-async def test_a_poll_error_ends_the_loop_after_answering_in_flight_requests(
+async def test_a_lasting_poll_error_ends_the_loop_after_answering_in_flight_requests(
     kb: KnowledgeBase, client: TestClient
 ) -> None:
     release = asyncio.Event()
@@ -536,15 +545,64 @@ async def test_a_poll_error_ends_the_loop_after_answering_in_flight_requests(
     ids = enqueue(client, 2)
     loop_task = asyncio.create_task(kb.start_handling_loop(max_concurrent_handlers=10))
     await arrivals.wait_for(2)
-    # The open poll is waiting; the next one fails.
-    client.fail_next("poll_ki_call", KnowledgeEngineUnavailableError("connection refused"))
+    # The open poll is waiting; the next one finds the KB gone (not worth retrying).
+    client.fail_next("poll_ki_call", SmartConnectorNotFoundError("gone", kb_id=kb.id))
     client.enqueue_repoll()
     await let_the_loop_run()
     assert not loop_task.done()
     release.set()
-    with pytest.raises(KnowledgeEngineUnavailableError, match="connection refused"):
+    with pytest.raises(SmartConnectorNotFoundError, match="gone"):
         await loop_task
     assert answered_ids(client) == ids
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        KnowledgeEngineUnavailableError("connection reset"),
+        PollConflictError("Only one connection per Knowledge-Base-Id is allowed"),
+        KnowledgeEngineServerError("Internal Server Error", status_code=500),
+    ],
+    ids=["dropped", "409", "500"],
+)
+async def test_transient_poll_errors_back_off_then_poll_again(
+    client: TestClient, caplog: pytest.LogCaptureFixture, error: KnowledgeEngineError
+) -> None:
+    kb = KnowledgeBase(
+        id="http://example.org/kb/backoff",
+        name="b",
+        description="",
+        client=client,
+        poll_backoff=Backoff(initial=0.001, maximum=0.01),
+    )
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        return ANSWER
+
+    await start(kb)
+    client.fail_next("poll_ki_call", error, times=4)
+    ids = enqueue(client, 3)
+    client.enqueue_exit()
+    with caplog.at_level(logging.DEBUG, logger="km_core"):
+        await kb.start_handling_loop()
+    assert answered_ids(client) == ids
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1  # once per episode, not once per attempt
+    assert "polling failed" in warnings[0].getMessage()
+    assert any("works again after 4 failed attempts" in r.getMessage() for r in caplog.records)
+
+
+def test_backoff_grows_exponentially_up_to_its_cap() -> None:
+    backoff = Backoff(initial=1, maximum=10, multiplier=2, jitter=0)
+    assert [backoff.delay(n) for n in range(1, 7)] == [1, 2, 4, 8, 10, 10]
+    assert backoff.delay(10_000) == 10
+    jittery = Backoff(initial=1, maximum=10, jitter=0.5)
+    assert all(0.5 <= jittery.delay(1) <= 1 for _ in range(50))
+    with pytest.raises(ConfigurationError):
+        Backoff(initial=0)
+    with pytest.raises(ConfigurationError):
+        Backoff(jitter=2)
 
 
 # ---------------------------------------------------------------- the loop's own rules
@@ -625,3 +683,71 @@ async def test_the_requesting_kb_and_bindings_reach_the_handler(
         {"tree": OAK, "height": '"21"'},
         {"tree": "<http://example.org/elm>", "height": '"21"'},
     ]
+
+
+async def test_a_forced_cancel_tears_down_a_sync_handler_dependencies_only_after_it_ends(
+    kb: KnowledgeBase, client: TestClient
+) -> None:
+    """A thread cannot be stopped: its dependencies stay alive until it returns."""
+    events: list[str] = []
+    started = threading.Event()
+    go_on = threading.Event()
+
+    def resource() -> Iterator[str]:
+        try:
+            yield "connection"
+        finally:
+            events.append("teardown")
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    def heights(binding_set: BindingSet, conn: Annotated[str, Depends(resource)]) -> BindingSet:
+        started.set()
+        go_on.wait(timeout=10)
+        events.append("handler done")
+        return ANSWER
+
+    await start(kb)
+    enqueue(client, 1)
+    loop_task = asyncio.create_task(kb.start_handling_loop())
+    await asyncio.to_thread(started.wait, 10)
+    loop_task.cancel()
+    await let_the_loop_run()
+    loop_task.cancel()  # forces: handler tasks are cancelled
+    await let_the_loop_run()
+    assert events == []  # the thread still runs, so its resource must not be torn down yet
+    go_on.set()
+    with pytest.raises(asyncio.CancelledError):
+        await loop_task
+    assert events == ["handler done", "teardown"]
+    assert client.last_handle_response is not None
+    assert client.last_handle_response.binding_set == []
+
+
+async def test_a_result_model_checks_plain_dict_results(
+    kb: KnowledgeBase, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Height(BindingModel):
+        tree: str
+        height: str
+
+    @kb.react_ki(
+        "measure",
+        "?tree ex:measured ?when .",
+        "?tree ex:height ?height .",
+        prefixes=EX,
+        result_model=Height,
+    )
+    async def measure(binding_set: BindingSet) -> BindingSet:
+        if binding_set[0]["when"] == '"never"':
+            return [{"tree": OAK}]  # no height: does not fit Height
+        return [{"tree": OAK, "height": '"21"'}]
+
+    await start(kb)
+    good = client.enqueue_handle_request("measure", [{"tree": OAK, "when": '"now"'}])
+    bad = client.enqueue_handle_request("measure", [{"tree": OAK, "when": '"never"'}])
+    client.enqueue_exit()
+    with caplog.at_level(logging.ERROR, logger="km_core"):
+        await kb.start_handling_loop(max_concurrent_handlers=1)
+    by_id = {r.handle_request_id: r.binding_set for r in client.handle_responses}
+    assert by_id == {good: [{"tree": OAK, "height": '"21"'}], bad: []}
+    assert any("does not fit Height" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)

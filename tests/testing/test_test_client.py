@@ -136,10 +136,19 @@ async def test_responses_are_recorded_once_per_request(registered: TestClient) -
     assert recorded.error_message is None
     with pytest.raises(KnowledgeEngineResponseError, match="not found") as caught:
         await registered.post_handle_response(
-            KB_ID, request.knowledge_interaction_id, HandleResponse(handle_request_id=request_id)
+            KB_ID,
+            request.knowledge_interaction_id,
+            HandleResponse(handle_request_id=request_id, binding_set=[]),
         )
     assert caught.value.status_code == 404
     assert len(registered.handle_responses) == 1
+
+
+def test_a_handle_response_has_exactly_one_answer() -> None:
+    with pytest.raises(ValueError, match="either a binding_set or an error_message"):
+        HandleResponse(handle_request_id=1)
+    with pytest.raises(ValueError, match="either a binding_set or an error_message"):
+        HandleResponse(handle_request_id=1, binding_set=[], error_message="both")
 
 
 async def test_error_message_responses_are_recorded(registered: TestClient) -> None:

@@ -4,18 +4,22 @@ Everything public is importable from this package; its modules are private.
 """
 
 from .__about__ import __version__
+from ._backoff import Backoff
 from ._binding_model import BindingModel
 from ._dependencies import Depends, RequestContext
 from ._errors import (
     BindingValidationError,
+    ClientClosedError,
     ConfigurationError,
     HandlerDeclarationError,
     KnowledgeEngineError,
     KnowledgeEngineResponseError,
+    KnowledgeEngineServerError,
     KnowledgeEngineUnavailableError,
     KnowledgeMapperError,
     PollConflictError,
     SmartConnectorNotFoundError,
+    UnexpectedResponseError,
     UnknownKnowledgeInteractionError,
 )
 from ._interactions import (
@@ -53,10 +57,12 @@ __all__ = [
     "AskKnowledgeInteraction",
     "AskResponse",
     "AskResult",
+    "Backoff",
     "Binding",
     "BindingModel",
     "BindingSet",
     "BindingValidationError",
+    "ClientClosedError",
     "ClientProtocol",
     "CommunicativeAct",
     "ConfigurationError",
@@ -70,6 +76,7 @@ __all__ = [
     "KnowledgeBaseInfo",
     "KnowledgeEngineError",
     "KnowledgeEngineResponseError",
+    "KnowledgeEngineServerError",
     "KnowledgeEngineUnavailableError",
     "KnowledgeInteraction",
     "KnowledgeInteractionInfo",
@@ -86,6 +93,7 @@ __all__ = [
     "ReactKnowledgeInteraction",
     "RequestContext",
     "SmartConnectorNotFoundError",
+    "UnexpectedResponseError",
     "UnknownKnowledgeInteractionError",
     "__version__",
 ]

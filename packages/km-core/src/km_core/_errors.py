@@ -10,12 +10,18 @@ KnowledgeMapperError
 │   └── HandlerDeclarationError (TypeError)     a handler or dependency that cannot be called
 ├── UnknownKnowledgeInteractionError (LookupError)
 ├── BindingValidationError (ValueError)        a binding set that is not one
+├── ClientClosedError (RuntimeError)           the client was closed (before or during a call)
 └── KnowledgeEngineError                       the Knowledge Engine could not do what was asked
     ├── KnowledgeEngineUnavailableError         no answer at all: refused, reset, timed out
+    ├── UnexpectedResponseError                 an answer the SDK cannot read (bad JSON, shape)
     └── KnowledgeEngineResponseError            the KE answered with an error status
         ├── SmartConnectorNotFoundError         404: the KB (or what it names) is unknown
-        └── PollConflictError                   409: another long poll holds the KB's slot
+        ├── PollConflictError                   409: another long poll holds the KB's slot
+        └── KnowledgeEngineServerError          5xx: the KE failed; worth trying again later
 ```
+
+`KnowledgeEngineError.transient` says whether trying again later may succeed: true for an
+unavailable KE, a 409 and a 5xx; the handling loop backs off and polls again on those.
 
 Transports (km-httpx, the TestClient) wrap their own exceptions into this tree, so a handling
 loop written against `ClientProtocol` never sees a transport's exception types.
@@ -25,14 +31,17 @@ from __future__ import annotations
 
 __all__ = [
     "BindingValidationError",
+    "ClientClosedError",
     "ConfigurationError",
     "HandlerDeclarationError",
     "KnowledgeEngineError",
     "KnowledgeEngineResponseError",
+    "KnowledgeEngineServerError",
     "KnowledgeEngineUnavailableError",
     "KnowledgeMapperError",
     "PollConflictError",
     "SmartConnectorNotFoundError",
+    "UnexpectedResponseError",
     "UnknownKnowledgeInteractionError",
 ]
 
@@ -48,8 +57,9 @@ class ConfigurationError(KnowledgeMapperError, ValueError):
 class HandlerDeclarationError(ConfigurationError, TypeError):
     """A handler or dependency factory cannot be used as declared.
 
-    Raised when the handler is decorated, never when a request arrives, and always names the
-    handler and the parameter at fault.
+    Raised when the handler is decorated, never when a request arrives. The message names the
+    handler and, where one is at fault, the parameter (and the path of dependency factories
+    that leads to it).
     """
 
 
@@ -61,15 +71,23 @@ class BindingValidationError(KnowledgeMapperError, ValueError):
     """A binding set (from a handler, a caller or the network) is not a valid binding set."""
 
 
+class ClientClosedError(KnowledgeMapperError, RuntimeError):
+    """The client was closed, before the call or while it was under way."""
+
+
 class KnowledgeEngineError(KnowledgeMapperError):
     """The Knowledge Engine could not do what was asked.
 
     Attributes:
+        transient: Whether the same call may succeed later (the KE restarting, a stale poll
+            timing out); the handling loop backs off and polls again on transient errors.
         message: What went wrong, in the KE's own words when it gave any.
         endpoint: The operation, for example ``"GET /sc/handle"``.
         kb_id: The knowledge base the request was made for, if any.
         ki_id: The knowledge interaction the request was made for, if any.
     """
+
+    transient: bool = False
 
     def __init__(
         self,
@@ -102,6 +120,35 @@ class KnowledgeEngineError(KnowledgeMapperError):
 
 class KnowledgeEngineUnavailableError(KnowledgeEngineError):
     """The Knowledge Engine could not be reached, or did not answer in time."""
+
+    transient = True
+
+
+class UnexpectedResponseError(KnowledgeEngineError):
+    """The KE answered with something the SDK cannot read: malformed JSON, a wrong shape.
+
+    Attributes:
+        status_code: The HTTP status of the answer, when there was one.
+        body: The start of the answer's body, for the log.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        body: str = "",
+        endpoint: str | None = None,
+        kb_id: str | None = None,
+        ki_id: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.body = body
+        super().__init__(message, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id)
+
+    def _details(self) -> list[str]:
+        status = [f"status {self.status_code}"] if self.status_code is not None else []
+        return [*status, *super()._details()]
 
 
 class KnowledgeEngineResponseError(KnowledgeEngineError):
@@ -155,6 +202,8 @@ class PollConflictError(KnowledgeEngineResponseError):
     gave up before the KE's 29 s heartbeat) holds the slot until the KE times it out.
     """
 
+    transient = True
+
     def __init__(
         self,
         message: str,
@@ -167,3 +216,9 @@ class PollConflictError(KnowledgeEngineResponseError):
         super().__init__(
             message, status_code=status_code, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
         )
+
+
+class KnowledgeEngineServerError(KnowledgeEngineResponseError):
+    """5xx: the Knowledge Engine (or a proxy in front of it) failed to handle the request."""
+
+    transient = True

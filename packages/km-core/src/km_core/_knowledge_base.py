@@ -6,10 +6,12 @@ import asyncio
 import concurrent.futures
 import logging
 import re
+import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, overload
 
+from ._backoff import Backoff
 from ._binding_model import BindingModel
 from ._dependencies import (
     Dependant,
@@ -21,6 +23,7 @@ from ._dependencies import (
 from ._errors import (
     BindingValidationError,
     ConfigurationError,
+    KnowledgeEngineError,
     KnowledgeEngineUnavailableError,
     UnknownKnowledgeInteractionError,
 )
@@ -40,6 +43,7 @@ from ._models import (
     HandleRequest,
     HandleResponse,
     KnowledgeBaseInfo,
+    LeaseInfo,
     PollResult,
     PostExchangeInfo,
 )
@@ -61,6 +65,15 @@ K = TypeVar("K", bound=KnowledgeInteraction)
 _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
 
 Handled = AnswerKnowledgeInteraction | ReactKnowledgeInteraction
+
+
+def _declaring_scope() -> dict[str, Any] | None:
+    """The local names where the decorator was applied (two frames up: decorator, caller)."""
+    try:
+        frame = sys._getframe(2)
+    except ValueError:  # pragma: no cover - no such frame
+        return None
+    return dict(frame.f_locals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +123,8 @@ class KnowledgeBase:
             ``None`` registers without a lease.
         reasoner_level: The KE's reasoner level for this KB (1 to 5); ``None`` uses the KE's
             default.
+        poll_backoff: How long the handling loop waits before polling again after a transient
+            error (the KE unreachable, a 409 from a stale poll, a 5xx).
 
     Attributes:
         dependency_overrides: Maps a dependency factory to the factory to call instead, at every
@@ -125,6 +140,7 @@ class KnowledgeBase:
         client: ClientProtocol,
         lease_renewal_time: int | None = None,
         reasoner_level: int | None = None,
+        poll_backoff: Backoff | None = None,
     ) -> None:
         if not isinstance(id, str) or not _ABSOLUTE_IRI.fullmatch(id):
             raise ConfigurationError(
@@ -150,6 +166,7 @@ class KnowledgeBase:
         self.client = client
         self.lease_renewal_time = lease_renewal_time
         self.reasoner_level = reasoner_level
+        self.poll_backoff = poll_backoff or Backoff()
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         self._overridden: dict[Callable[..., Any], Dependant] = {}
         self._interactions: dict[str, KnowledgeInteraction] = {}
@@ -197,6 +214,13 @@ class KnowledgeBase:
         (`Depends`, `RequestContext`). It may be ``def`` or ``async def``; the decorator returns
         it unchanged.
 
+        Args:
+            name: Unique within this KB: letters, digits and hyphens.
+            graph_pattern: The triples this KB can answer, with ``?variables``.
+            prefixes: Prefix names used in the pattern, to namespace IRIs.
+            binding_model: The `BindingModel` the handler receives and answers with; plain
+                dict answers must fit it too.
+
         Raises:
             ConfigurationError: a bad name, pattern, prefixes or model, or a name in use.
             HandlerDeclarationError: the handler's signature cannot be served.
@@ -205,6 +229,7 @@ class KnowledgeBase:
         def decorator(function: F) -> F:
             self._declare(
                 AnswerKnowledgeInteraction(
+                    scope=_declaring_scope(),
                     name=name,
                     graph_pattern=graph_pattern,
                     handler=function,
@@ -231,6 +256,14 @@ class KnowledgeBase:
         Like `answer_ki`; the handler returns bindings of the result graph pattern, or an
         empty list (or ``None``) when the interaction has no result pattern.
 
+        Args:
+            name: Unique within this KB: letters, digits and hyphens.
+            argument_graph_pattern: The triples posted to this KB.
+            result_graph_pattern: The triples it answers with, or ``None`` for none.
+            prefixes: Prefix names used in the patterns, to namespace IRIs.
+            argument_model: The `BindingModel` the handler receives.
+            result_model: The `BindingModel` it answers with; plain dict results must fit it.
+
         Raises:
             ConfigurationError: a bad name, pattern, prefixes or model, or a name in use.
             HandlerDeclarationError: the handler's signature cannot be served.
@@ -239,6 +272,7 @@ class KnowledgeBase:
         def decorator(function: F) -> F:
             self._declare(
                 ReactKnowledgeInteraction(
+                    scope=_declaring_scope(),
                     name=name,
                     argument_graph_pattern=argument_graph_pattern,
                     result_graph_pattern=result_graph_pattern,
@@ -468,6 +502,49 @@ class KnowledgeBase:
         """Close the client and release its resources."""
         await self.client.close()
 
+    async def unregister_ki(self, ki: KnowledgeInteraction | str) -> None:
+        """Remove an interaction: from the KE when registered, and from this KB's declarations.
+
+        Requests for it that the KE already queued can no longer be served; the loop answers
+        any that still arrive with an empty binding set.
+        """
+        found = self._lookup(ki)
+        if self._registered and found.id is not None:
+            await self.client.unregister_ki(self.id, found.id)
+            self._handled_by_id.pop(found.id, None)
+        del self._interactions[found.name]
+        found.id = None
+        logger.info("knowledge base %s: unregistered knowledge interaction %r", self.id, found.name)
+
+    async def renew_lease(self) -> LeaseInfo:
+        """Renew the KB's lease with the KE; it needs ``lease_renewal_time`` at registration.
+
+        Returns:
+            The KB's id and the new expiry time.
+        """
+        if self.lease_renewal_time is None:
+            raise ConfigurationError(
+                f"knowledge base {self.id} registered without a lease; give it a "
+                "lease_renewal_time to have one to renew"
+            )
+        self._require_registered("renew_lease")
+        return await self.client.renew_lease(self.id)
+
+    async def upload_domain_knowledge(self, knowledge: str) -> None:
+        """Replace the KB's domain knowledge at the KE (Apache Jena rules; ``""`` clears it).
+
+        The KE uses it in this KB's own asks and posts (reasoner level 2 or higher).
+        """
+        self._require_registered("upload_domain_knowledge")
+        await self.client.upload_domain_knowledge(self.id, knowledge)
+
+    def _require_registered(self, what: str) -> None:
+        if not self._registered:
+            raise RuntimeError(
+                f"knowledge base {self.id} is not registered; call 'await kb.register()' "
+                f"before {what}()"
+            )
+
     # ------------------------------------------------------------------ handling loop
 
     @property
@@ -535,14 +612,29 @@ class KnowledgeBase:
         )
         try:
             polls = 0
+            failures = 0
             while loops is None or polls < loops:
                 await permits.acquire()
                 polls += 1
                 try:
                     result, request = await self.client.poll_ki_call(self.id)
+                except KnowledgeEngineError as exc:
+                    permits.release()
+                    if not exc.transient:
+                        raise
+                    failures += 1
+                    await self._back_off(exc, failures)
+                    continue
                 except BaseException:
                     permits.release()
                     raise
+                if failures:
+                    logger.info(
+                        "knowledge base %s: polling works again after %d failed attempts",
+                        self.id,
+                        failures,
+                    )
+                    failures = 0
                 if result is PollResult.HANDLE and request is not None:
                     task = asyncio.create_task(
                         self._serve(request, permits),
@@ -568,6 +660,27 @@ class KnowledgeBase:
                 self._run_sync = run_in_default_thread
                 self._loop = None
                 logger.info("knowledge base %s: handling loop stopped", self.id)
+
+    async def _back_off(self, error: KnowledgeEngineError, failures: int) -> None:
+        """Wait before the next poll; log the first failure of an episode, not every one."""
+        delay = self.poll_backoff.delay(failures)
+        if failures == 1:
+            logger.warning(
+                "knowledge base %s: polling failed (%s); polling again in %.2f s, backing off "
+                "while it keeps failing",
+                self.id,
+                error,
+                delay,
+            )
+        else:
+            logger.debug(
+                "knowledge base %s: poll attempt %d failed (%s); next in %.2f s",
+                self.id,
+                failures,
+                error,
+                delay,
+            )
+        await asyncio.sleep(delay)  # a deliberate pause before retrying, not a wait for a state
 
     def _handler_done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
@@ -651,7 +764,9 @@ class KnowledgeBase:
         result = await ki.handler(
             binding_set, context, self.dependency_overrides, self._overridden, self._run_sync
         )
-        bindings = to_binding_set(result, what=f"the result of the handler of {ki.name!r}")
+        bindings = to_binding_set(
+            result, what=f"the result of the handler of {ki.name!r}", model=ki.output_model
+        )
         if bindings and not ki.has_result:
             raise BindingValidationError(
                 f"the handler of {ki.name!r} returned {len(bindings)} bindings, but the "
@@ -662,9 +777,10 @@ class KnowledgeBase:
     def _answering_ki_id(self, request: HandleRequest) -> str:
         # The KE finds the request by its id alone, but wants the header to name an existing
         # KI of this KB; for a request naming a KI we do not know, any of ours will do.
-        if request.knowledge_interaction_id in self._handled_by_id or not self._handled_by_id:
+        if request.knowledge_interaction_id in self._handled_by_id:
             return request.knowledge_interaction_id
-        return next(iter(self._handled_by_id))
+        registered = (ki.id for ki in self._interactions.values() if ki.id is not None)
+        return next(registered, request.knowledge_interaction_id)
 
     async def _respond(self, request: HandleRequest, binding_set: BindingSet) -> None:
         try:
@@ -714,9 +830,7 @@ class KnowledgeBase:
 
     # ------------------------------------------------------------------ outgoing calls
 
-    def _outgoing(
-        self, ki: KnowledgeInteraction | str, kind: type[K], call: str
-    ) -> tuple[K, str]:
+    def _outgoing(self, ki: KnowledgeInteraction | str, kind: type[K], call: str) -> tuple[K, str]:
         found = self._lookup(ki)
         if not isinstance(found, kind):
             raise ConfigurationError(

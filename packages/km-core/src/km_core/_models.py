@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any, Self, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -140,11 +140,17 @@ class HandleRequest(_KEModel):
 
 
 class HandleResponse(_KEModel):
-    """The answer to a handle request: a binding set, or an error message."""
+    """The answer to a handle request: a binding set, or an error message (exactly one)."""
 
     handle_request_id: int
     binding_set: BindingSet | None = None
     error_message: str | None = None
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> Self:
+        if (self.binding_set is None) == (self.error_message is None):
+            raise ValueError("a handle response has either a binding_set or an error_message")
+        return self
 
 
 class ExchangeInfo(_KEModel):

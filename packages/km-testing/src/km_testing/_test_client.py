@@ -13,6 +13,7 @@ from km_core import (
     AskResult,
     BindingModel,
     BindingSet,
+    ClientClosedError,
     ConfigurationError,
     HandleRequest,
     HandleResponse,
@@ -90,7 +91,8 @@ class TestClient:
     an `asyncio.Queue` until something is enqueued, and, as on the real Knowledge Engine, only
     one poll may be open at a time: a second one raises `PollConflictError`.
 
-    The helpers are synchronous and may be called before the knowledge base registers.
+    The helpers are synchronous and may be called before the knowledge base registers. Use
+    one TestClient per test: its queue belongs to the event loop that first waits on it.
 
     Attributes:
         handle_responses: Every response the KB posted, in order.
@@ -168,11 +170,15 @@ class TestClient:
         return handle_request_id
 
     def enqueue_exit(self) -> None:
-        """Make the next poll answer EXIT, as the KE does when the KB is stopping."""
+        """Queue an EXIT, as the KE sends when the KB is stopping.
+
+        The queue is first in, first out: the poll that gets the EXIT comes after every
+        request queued before it.
+        """
         self._queue.put_nowait(PollResult.EXIT)
 
     def enqueue_repoll(self) -> None:
-        """Make the next poll answer REPOLL, as the KE's 29 s heartbeat does."""
+        """Queue a REPOLL, as the KE's 29 s heartbeat answers (first in, first out)."""
         self._queue.put_nowait(PollResult.REPOLL)
 
     def mock_result_binding_set(
@@ -227,7 +233,7 @@ class TestClient:
 
     @property
     def pending_handle_requests(self) -> int:
-        """Requests enqueued but not yet polled."""
+        """Entries queued but not yet polled (requests, EXITs and REPOLLs)."""
         return self._queue.qsize()
 
     async def wait_for_handle_response(self, handle_request_id: int) -> RecordedHandleResponse:
@@ -243,7 +249,7 @@ class TestClient:
 
     def _enter(self, operation: str) -> None:
         if self._closed:
-            raise RuntimeError(f"TestClient.{operation}() was called after close()")
+            raise ClientClosedError(f"TestClient.{operation}() was called after close()")
         faults = self._faults.get(operation)
         if faults:
             raise faults.pop(0)
@@ -514,7 +520,7 @@ class TestClient:
         self.domain_knowledge = knowledge
 
     async def close(self) -> None:
-        """Mark the client closed: later calls raise `RuntimeError`; the records stay."""
+        """Mark the client closed: later calls raise `ClientClosedError`; the records stay."""
         self._closed = True
 
 
