@@ -1,0 +1,58 @@
+"""Every example the documentation includes runs, and prints what the docs say it prints."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "docs" / "examples").glob("*.py"))
+
+# A line (or part of one) each example prints when it works.
+EXPECTED_OUTPUT = {
+    "first_kb.py": "request 2: [{'tree': '<http://example.org/oak>', 'height': "
+    "'\"21\"^^<http://www.w3.org/2001/XMLSchema#integer>'}]",
+    "handlers_di.py": "journal of request 2: "
+    "['<http://example.org/elm> planted in <http://example.org/vondelpark>']",
+    "outgoing_calls.py": "felling reports filed: ['<http://example.org/report/1>']",
+    "testing_example.py": "request 3 lost its response, request 4 was answered",
+    "test_with_pytest.py": "test_handler_inline_with_an_override passed",
+}
+
+
+def test_every_example_has_an_expected_output() -> None:
+    assert EXAMPLES, "no examples found under docs/examples"
+    assert sorted(path.name for path in EXAMPLES) == sorted(EXPECTED_OUTPUT)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[path.name for path in EXAMPLES])
+def test_example_runs(path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(path)],
+        cwd=ROOT,
+        timeout=60,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, f"{path.name} exited with {result.returncode}:\n{result.stderr}"
+    expected = EXPECTED_OUTPUT.get(path.name)
+    assert expected is not None, f"add the expected output of {path.name} to EXPECTED_OUTPUT"
+    assert expected in result.stdout, f"{path.name} printed:\n{result.stdout}\n{result.stderr}"
+
+
+def test_pytest_example_passes_under_pytest() -> None:
+    path = ROOT / "docs" / "examples" / "test_with_pytest.py"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(path), "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        timeout=60,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert "3 passed" in result.stdout, result.stdout
