@@ -1,0 +1,532 @@
+"""HttpxClient: the Knowledge Engine's Smart Connector REST API over one httpx.AsyncClient."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from km_core import (
+    AskResult,
+    BindingSet,
+    ClientClosedError,
+    HandleRequest,
+    HandleResponse,
+    KnowledgeBaseInfo,
+    KnowledgeEngineError,
+    KnowledgeEngineResponseError,
+    KnowledgeEngineServerError,
+    KnowledgeEngineUnavailableError,
+    KnowledgeInteractionInfo,
+    KnowledgeInteractionRegistration,
+    LeaseInfo,
+    PollConflictError,
+    PollResult,
+    PostResult,
+    SmartConnectorNotFoundError,
+    UnexpectedResponseError,
+)
+
+__all__ = ["DEFAULT_POLL_TIMEOUT", "DEFAULT_TIMEOUT", "HttpxClient"]
+
+logger = logging.getLogger("km_httpx")
+
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+"""Timeouts of every call but the long poll. An ask or post waits for the KE's reasoning and
+for the answering KBs (up to the KE's 10 s wait timeout each), hence the generous read time."""
+
+DEFAULT_POLL_TIMEOUT = 120.0
+"""Read timeout of the long poll: well above the KE's 29 s heartbeat. A client that gives up
+before the KE answers leaves the KB's only poll slot taken, and its next poll gets 409."""
+
+KB_HEADER = "Knowledge-Base-Id"
+KI_HEADER = "Knowledge-Interaction-Id"
+_BODY_SAMPLE = 500
+
+M = TypeVar("M", bound=BaseModel)
+
+_KB_LIST = TypeAdapter(list[KnowledgeBaseInfo])
+_KI_LIST = TypeAdapter(list[KnowledgeInteractionInfo])
+
+
+class HttpxClient:
+    """A `km_core.ClientProtocol` for a real Knowledge Engine, over HTTP.
+
+    Every call goes through one pooled `httpx.AsyncClient`, so connections are kept alive and
+    reused. Give your own client (for TLS settings, auth, proxies, HTTP/2, or an ASGI or mock
+    transport) and it is used as it is and left open on `close`; otherwise this client creates
+    and owns one.
+
+    Errors are the SDK's (`km_core.KnowledgeEngineError` and below), carrying the KE's own
+    message, the status, the endpoint, and the KB and KI ids; no httpx exception escapes.
+
+    Args:
+        base_url: The KE's REST base URL, e.g. ``"http://localhost:8280/rest"``.
+        http_client: An `httpx.AsyncClient` to use instead of creating one.
+        timeout: Timeouts of every call but the long poll (ignored with ``http_client``).
+        poll_timeout: Read timeout of the long poll, in seconds; keep it above 29.
+        headers: Extra headers for every request (e.g. a proxy's auth token); ignored with
+            ``http_client``, which carries its own.
+        http2: Speak HTTP/2 (needs ``pip install km-httpx[http2]``); ignored with
+            ``http_client``.
+
+    Example:
+        ```python
+        async with HttpxClient("http://localhost:8280/rest") as client:
+            kb = KnowledgeBase(id=..., name=..., description=..., client=client)
+        ```
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        poll_timeout: float = DEFAULT_POLL_TIMEOUT,
+        headers: Mapping[str, str] | None = None,
+        http2: bool = False,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.poll_timeout = poll_timeout
+        self._owns_client = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            timeout=timeout,
+            headers=dict(headers or {}),
+            http2=http2,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+        self._closed = False
+        self._polls: set[asyncio.Task[Any]] = set()
+        self._closing_polls: set[asyncio.Task[Any]] = set()
+        self._responses_in_flight = 0
+        self._responses_done = asyncio.Event()
+        self._responses_done.set()
+
+    def __repr__(self) -> str:
+        return f"<HttpxClient {self.base_url!r}>"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        kb_id: str | None = None,
+        ki_id: str | None = None,
+        json_body: Any = None,
+        content: str | None = None,
+        read_timeout: float | None = None,
+        kb_header: bool = True,
+    ) -> httpx.Response:
+        """Send one request; wrap every httpx error into the SDK's tree.
+
+        ``kb_id`` goes into the ``Knowledge-Base-Id`` header (unless ``kb_header`` is false, as
+        for ``POST /sc``, whose body names the KB) and into every error raised.
+        """
+        endpoint = f"{method} {path}"
+        if self._closed:
+            raise ClientClosedError(f"{endpoint}: the HttpxClient is closed")
+        headers: dict[str, str] = {}
+        if kb_id is not None and kb_header:
+            headers[KB_HEADER] = kb_id
+        if ki_id is not None:
+            headers[KI_HEADER] = ki_id
+        timeout: Any = httpx.USE_CLIENT_DEFAULT
+        if read_timeout is not None:
+            default = self._http.timeout
+            timeout = httpx.Timeout(
+                connect=default.connect, read=read_timeout, write=default.write, pool=default.pool
+            )
+        if content is not None:
+            headers["Content-Type"] = "text/plain; charset=UTF-8"
+        try:
+            request = self._http.build_request(
+                method,
+                self.base_url + path,
+                headers=headers,
+                json=json_body,
+                content=content.encode() if content is not None else None,
+                timeout=timeout,
+            )
+            return await self._http.send(request)
+        except httpx.TimeoutException as exc:
+            raise KnowledgeEngineUnavailableError(
+                f"the Knowledge Engine did not answer in time ({type(exc).__name__})",
+                endpoint=endpoint,
+                kb_id=kb_id,
+                ki_id=ki_id,
+            ) from exc
+        except httpx.TransportError as exc:
+            raise KnowledgeEngineUnavailableError(
+                f"could not reach the Knowledge Engine at {self.base_url}: "
+                f"{type(exc).__name__}: {exc}",
+                endpoint=endpoint,
+                kb_id=kb_id,
+                ki_id=ki_id,
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise KnowledgeEngineError(
+                f"the request failed: {type(exc).__name__}: {exc}",
+                endpoint=endpoint,
+                kb_id=kb_id,
+                ki_id=ki_id,
+            ) from exc
+        except RuntimeError as exc:
+            # httpx raises RuntimeError when its client was closed under us.
+            if self._http.is_closed:
+                raise ClientClosedError(f"{endpoint}: the httpx client is closed") from exc
+            raise
+
+    @staticmethod
+    def _ke_message(response: httpx.Response) -> str:
+        """The KE's ``message`` from an error body, or the body's start, or the reason."""
+        text = response.text
+        try:
+            body = json.loads(text) if text else None
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            return str(body["message"]).strip()
+        if text.strip():
+            return text.strip()[:_BODY_SAMPLE]
+        return response.reason_phrase or f"HTTP {response.status_code}"
+
+    def _error(
+        self,
+        response: httpx.Response,
+        endpoint: str,
+        kb_id: str | None,
+        ki_id: str | None,
+    ) -> KnowledgeEngineError:
+        """The SDK error for an unexpected status."""
+        status = response.status_code
+        message = self._ke_message(response)
+        if status == 404:
+            return SmartConnectorNotFoundError(
+                message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
+            )
+        if status == 409:
+            return PollConflictError(
+                message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
+            )
+        if status >= 500:
+            return KnowledgeEngineServerError(
+                message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
+            )
+        return KnowledgeEngineResponseError(
+            message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
+        )
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        ok: tuple[int, ...] = (200,),
+        kb_id: str | None = None,
+        ki_id: str | None = None,
+        json_body: Any = None,
+        content: str | None = None,
+        kb_header: bool = True,
+    ) -> httpx.Response:
+        response = await self._send(
+            method,
+            path,
+            kb_id=kb_id,
+            ki_id=ki_id,
+            json_body=json_body,
+            content=content,
+            kb_header=kb_header,
+        )
+        if response.status_code not in ok:
+            raise self._error(response, f"{method} {path}", kb_id, ki_id)
+        return response
+
+    @staticmethod
+    def _parse(
+        response: httpx.Response,
+        adapter: TypeAdapter[Any] | type[BaseModel],
+        endpoint: str,
+        kb_id: str | None = None,
+        ki_id: str | None = None,
+    ) -> Any:
+        """Validate a JSON body into a model; a body that does not fit is a clear error."""
+        try:
+            if isinstance(adapter, TypeAdapter):
+                return adapter.validate_json(response.content)
+            return adapter.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise UnexpectedResponseError(
+                f"the Knowledge Engine's answer could not be read: {_first_problem(exc)}",
+                status_code=response.status_code,
+                body=response.text[:_BODY_SAMPLE],
+                endpoint=endpoint,
+                kb_id=kb_id,
+                ki_id=ki_id,
+            ) from exc
+
+    # ------------------------------------------------------------------ ClientProtocol
+
+    async def get_version(self) -> str:
+        """The KE's version (``GET /version``)."""
+        response = await self._call("GET", "/version")
+        body = self._json_object(response, "GET /version")
+        version = body.get("version")
+        if not isinstance(version, str):
+            raise UnexpectedResponseError(
+                "the Knowledge Engine's answer has no version",
+                status_code=response.status_code,
+                body=response.text[:_BODY_SAMPLE],
+                endpoint="GET /version",
+            )
+        return version
+
+    def _json_object(
+        self,
+        response: httpx.Response,
+        endpoint: str,
+        kb_id: str | None = None,
+        ki_id: str | None = None,
+    ) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise UnexpectedResponseError(
+                f"the Knowledge Engine answered with something that is not JSON: {exc}",
+                status_code=response.status_code,
+                body=response.text[:_BODY_SAMPLE],
+                endpoint=endpoint,
+                kb_id=kb_id,
+                ki_id=ki_id,
+            ) from exc
+        if not isinstance(body, dict):
+            raise UnexpectedResponseError(
+                f"the Knowledge Engine answered with a JSON {type(body).__name__}, not an object",
+                status_code=response.status_code,
+                body=response.text[:_BODY_SAMPLE],
+                endpoint=endpoint,
+                kb_id=kb_id,
+                ki_id=ki_id,
+            )
+        return body
+
+    async def ke_is_available(self) -> bool:
+        """True only when ``GET /version`` answers 200 with a non-empty version."""
+        try:
+            return bool(await self.get_version())
+        except (KnowledgeEngineError, ClientClosedError) as exc:
+            logger.debug("the Knowledge Engine at %s is not available: %s", self.base_url, exc)
+            return False
+
+    async def list_kbs(self) -> list[KnowledgeBaseInfo]:
+        """Every registered knowledge base (``GET /sc``)."""
+        response = await self._call("GET", "/sc")
+        result: list[KnowledgeBaseInfo] = self._parse(response, _KB_LIST, "GET /sc")
+        return result
+
+    async def get_kb(self, kb_id: str) -> KnowledgeBaseInfo | None:
+        """One knowledge base, or ``None`` when the KE answers 404 (``GET /sc``)."""
+        response = await self._send("GET", "/sc", kb_id=kb_id)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self._error(response, "GET /sc", kb_id, None)
+        kbs: list[KnowledgeBaseInfo] = self._parse(response, _KB_LIST, "GET /sc", kb_id)
+        return kbs[0] if kbs else None
+
+    async def register_kb(self, kb: KnowledgeBaseInfo, *, reregister: bool = False) -> None:
+        """Register a knowledge base (``POST /sc``).
+
+        The KE has no upsert: a second registration of an id answers 400. With
+        ``reregister=True`` that answer makes this delete the existing KB (``DELETE /sc``)
+        and register again, so a KB restarting after a crash replaces its stale self.
+        """
+        kb_id = kb.knowledge_base_id
+        response = await self._send(
+            "POST", "/sc", kb_id=kb_id, json_body=kb.to_wire(), kb_header=False
+        )
+        if response.status_code == 200:
+            return
+        error = self._error(response, "POST /sc", kb_id, None)
+        if reregister and response.status_code == 400 and "already in use" in error.message:
+            logger.info("knowledge base %s is already registered; replacing it", kb_id)
+            await self.unregister_kb(kb_id)
+            await self._call("POST", "/sc", kb_id=kb_id, json_body=kb.to_wire(), kb_header=False)
+            return
+        raise error
+
+    async def unregister_kb(self, kb_id: str) -> None:
+        """Delete a knowledge base (``DELETE /sc``); its open poll then gets 410."""
+        await self._call("DELETE", "/sc", kb_id=kb_id)
+
+    async def renew_lease(self, kb_id: str) -> LeaseInfo:
+        """Renew the KB's lease (``PUT /sc/lease/renew``)."""
+        response = await self._call("PUT", "/sc/lease/renew", kb_id=kb_id)
+        lease: LeaseInfo = self._parse(response, LeaseInfo, "PUT /sc/lease/renew", kb_id)
+        return lease
+
+    async def list_kis(self, kb_id: str) -> list[KnowledgeInteractionInfo]:
+        """The KB's registered interactions (``GET /sc/ki``)."""
+        response = await self._call("GET", "/sc/ki", kb_id=kb_id)
+        kis: list[KnowledgeInteractionInfo] = self._parse(response, _KI_LIST, "GET /sc/ki", kb_id)
+        return kis
+
+    async def register_ki(self, kb_id: str, ki: KnowledgeInteractionRegistration) -> str:
+        """Register an interaction and return the id the KE gave it (``POST /sc/ki``)."""
+        response = await self._call("POST", "/sc/ki", kb_id=kb_id, json_body=ki.to_wire())
+        body = self._json_object(response, "POST /sc/ki", kb_id)
+        ki_id = body.get("knowledgeInteractionId")
+        if not isinstance(ki_id, str):
+            raise UnexpectedResponseError(
+                "the Knowledge Engine's answer has no knowledgeInteractionId",
+                status_code=response.status_code,
+                body=response.text[:_BODY_SAMPLE],
+                endpoint="POST /sc/ki",
+                kb_id=kb_id,
+            )
+        return ki_id
+
+    async def unregister_ki(self, kb_id: str, ki_id: str) -> None:
+        """Delete an interaction (``DELETE /sc/ki``)."""
+        await self._call("DELETE", "/sc/ki", kb_id=kb_id, ki_id=ki_id)
+
+    @staticmethod
+    def _proactive_body(binding_set: BindingSet, recipients: Sequence[str] | None) -> Any:
+        if recipients is None:
+            return binding_set
+        return {
+            "recipientSelector": {"knowledgeBases": list(recipients)},
+            "bindingSet": binding_set,
+        }
+
+    async def ask(
+        self,
+        kb_id: str,
+        ki_id: str,
+        binding_set: BindingSet,
+        *,
+        recipients: Sequence[str] | None = None,
+    ) -> AskResult:
+        """Ask (``POST /sc/ask``); ``recipients`` becomes the KE's recipient selector."""
+        response = await self._call(
+            "POST",
+            "/sc/ask",
+            kb_id=kb_id,
+            ki_id=ki_id,
+            json_body=self._proactive_body(binding_set, recipients),
+        )
+        result: AskResult = self._parse(response, AskResult, "POST /sc/ask", kb_id, ki_id)
+        return result
+
+    async def post(
+        self,
+        kb_id: str,
+        ki_id: str,
+        binding_set: BindingSet,
+        *,
+        recipients: Sequence[str] | None = None,
+    ) -> PostResult:
+        """Post (``POST /sc/post``); ``recipients`` becomes the KE's recipient selector."""
+        response = await self._call(
+            "POST",
+            "/sc/post",
+            kb_id=kb_id,
+            ki_id=ki_id,
+            json_body=self._proactive_body(binding_set, recipients),
+        )
+        result: PostResult = self._parse(response, PostResult, "POST /sc/post", kb_id, ki_id)
+        return result
+
+    async def poll_ki_call(self, kb_id: str) -> tuple[PollResult, HandleRequest | None]:
+        """The long poll (``GET /sc/handle``).
+
+        200 is a handle request, 202 the KE's heartbeat after 29 s (poll again), 410 the KB
+        stopping (poll no more). 404 raises `SmartConnectorNotFoundError` (the KB is gone: a
+        KE restart or an expired lease), 409 `PollConflictError`, 5xx
+        `KnowledgeEngineServerError`; closing the client during the poll raises
+        `ClientClosedError`.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        self._polls.add(task)
+        try:
+            response = await self._send(
+                "GET", "/sc/handle", kb_id=kb_id, read_timeout=self.poll_timeout
+            )
+        except asyncio.CancelledError:
+            if task in self._closing_polls:
+                task.uncancel()
+                raise ClientClosedError(
+                    f"GET /sc/handle: the HttpxClient was closed during the poll of {kb_id}"
+                ) from None
+            raise
+        finally:
+            self._polls.discard(task)
+            self._closing_polls.discard(task)
+        status = response.status_code
+        if status == 200:
+            request: HandleRequest = self._parse(response, HandleRequest, "GET /sc/handle", kb_id)
+            return PollResult.HANDLE, request
+        if status == 202:
+            return PollResult.REPOLL, None
+        if status == 410:
+            return PollResult.EXIT, None
+        raise self._error(response, "GET /sc/handle", kb_id, None)
+
+    async def post_handle_response(self, kb_id: str, ki_id: str, response: HandleResponse) -> None:
+        """Answer a handle request (``POST /sc/handle``)."""
+        self._responses_in_flight += 1
+        self._responses_done.clear()
+        try:
+            await self._call(
+                "POST", "/sc/handle", kb_id=kb_id, ki_id=ki_id, json_body=response.to_wire()
+            )
+        finally:
+            self._responses_in_flight -= 1
+            if self._responses_in_flight == 0:
+                self._responses_done.set()
+
+    async def upload_domain_knowledge(self, kb_id: str, knowledge: str) -> None:
+        """Replace the KB's domain knowledge (``POST /sc/knowledge``, text/plain)."""
+        await self._call("POST", "/sc/knowledge", kb_id=kb_id, content=knowledge)
+
+    async def close(self) -> None:
+        """Close: open polls raise `ClientClosedError`, response posts under way finish first.
+
+        An `httpx.AsyncClient` given to the constructor is left open; one this client created
+        is closed. Closing twice is harmless.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        for task in list(self._polls):
+            self._closing_polls.add(task)
+            task.cancel()
+        await self._responses_done.wait()
+        if self._owns_client:
+            await self._http.aclose()
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "body"
+    return f"{where}: {error['msg']}"
