@@ -155,19 +155,21 @@ class KnowledgeEngineResponseError(KnowledgeEngineError):
     """The Knowledge Engine answered with an error status.
 
     Attributes:
-        status_code: The HTTP status the KE answered with.
+        status_code: The HTTP status the KE answered with (each subclass has its default).
     """
+
+    default_status_code: int = 400
 
     def __init__(
         self,
         message: str,
         *,
-        status_code: int,
+        status_code: int | None = None,
         endpoint: str | None = None,
         kb_id: str | None = None,
         ki_id: str | None = None,
     ) -> None:
-        self.status_code = status_code
+        self.status_code = self.default_status_code if status_code is None else status_code
         super().__init__(message, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id)
 
     def _details(self) -> list[str]:
@@ -181,18 +183,7 @@ class SmartConnectorNotFoundError(KnowledgeEngineResponseError):
     registers again.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int = 404,
-        endpoint: str | None = None,
-        kb_id: str | None = None,
-        ki_id: str | None = None,
-    ) -> None:
-        super().__init__(
-            message, status_code=status_code, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
-        )
+    default_status_code = 404
 
 
 class PollConflictError(KnowledgeEngineResponseError):
@@ -202,23 +193,12 @@ class PollConflictError(KnowledgeEngineResponseError):
     gave up before the KE's 29 s heartbeat) holds the slot until the KE times it out.
     """
 
+    default_status_code = 409
     transient = True
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int = 409,
-        endpoint: str | None = None,
-        kb_id: str | None = None,
-        ki_id: str | None = None,
-    ) -> None:
-        super().__init__(
-            message, status_code=status_code, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
-        )
 
 
 class KnowledgeEngineServerError(KnowledgeEngineResponseError):
     """5xx: the Knowledge Engine (or a proxy in front of it) failed to handle the request."""
 
+    default_status_code = 500
     transient = True

@@ -50,15 +50,17 @@ def check_ki_name(name: object) -> str:
     return name
 
 
-def _check_pattern(ki_name: str, label: str, pattern: object, *, required: bool) -> str | None:
-    if pattern is None and not required:
-        return None
+def _required_pattern(ki_name: str, label: str, pattern: object) -> str:
     if not isinstance(pattern, str) or not pattern.strip():
         raise ConfigurationError(
             f"knowledge interaction {ki_name!r}: {label} must be a non-empty graph pattern, "
             f"got {pattern!r}"
         )
     return pattern
+
+
+def _optional_pattern(ki_name: str, label: str, pattern: object) -> str | None:
+    return None if pattern is None else _required_pattern(ki_name, label, pattern)
 
 
 def _check_prefixes(ki_name: str, prefixes: object) -> dict[str, str]:
@@ -102,15 +104,62 @@ class KnowledgeInteraction:
         self.prefixes = _check_prefixes(name, prefixes)
         self.id: str | None = None
 
+    def _registration_fields(self) -> dict[str, Any]:
+        raise NotImplementedError
+
     def registration(self) -> KnowledgeInteractionRegistration:
         """The body that registers this interaction with the KE."""
-        raise NotImplementedError
+        return KnowledgeInteractionRegistration(
+            knowledge_interaction_type=self.kind,
+            knowledge_interaction_name=self.name,
+            prefixes=self.prefixes,
+            **self._registration_fields(),
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
 
-class AskKnowledgeInteraction(KnowledgeInteraction, Generic[B]):
+class _GraphPatternInteraction(KnowledgeInteraction):
+    """ASK and ANSWER: one graph pattern."""
+
+    def __init__(self, *, name: str, graph_pattern: str, prefixes: Mapping[str, str] | None):
+        super().__init__(name=name, prefixes=prefixes)
+        self.graph_pattern = _required_pattern(name, "graph_pattern", graph_pattern)
+
+    def _registration_fields(self) -> dict[str, Any]:
+        return {"graph_pattern": self.graph_pattern}
+
+
+class _ArgumentResultInteraction(KnowledgeInteraction):
+    """POST and REACT: an argument pattern and an optional result pattern."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        argument_graph_pattern: str,
+        result_graph_pattern: str | None,
+        prefixes: Mapping[str, str] | None,
+        result_model: type[BindingModel] | None,
+    ) -> None:
+        super().__init__(name=name, prefixes=prefixes)
+        self.argument_graph_pattern = _required_pattern(
+            name, "argument_graph_pattern", argument_graph_pattern
+        )
+        self.result_graph_pattern = _optional_pattern(
+            name, "result_graph_pattern", result_graph_pattern
+        )
+        self.result_model = _check_model(name, "result_model", result_model)
+
+    def _registration_fields(self) -> dict[str, Any]:
+        return {
+            "argument_graph_pattern": self.argument_graph_pattern,
+            "result_graph_pattern": self.result_graph_pattern,
+        }
+
+
+class AskKnowledgeInteraction(_GraphPatternInteraction, Generic[B]):
     """An ASK interaction: a handle to pass to `KnowledgeBase.ask`.
 
     Its type parameter is what `ask` returns a list of: ``dict[str, str]`` bindings, or the
@@ -128,25 +177,18 @@ class AskKnowledgeInteraction(KnowledgeInteraction, Generic[B]):
         binding_model: type[BindingModel] | None = None,
         knowledge_gaps_enabled: bool = False,
     ) -> None:
-        super().__init__(name=name, prefixes=prefixes)
-        self.graph_pattern: str = _check_pattern(
-            name, "graph_pattern", graph_pattern, required=True
-        )  # type: ignore[assignment]
+        super().__init__(name=name, graph_pattern=graph_pattern, prefixes=prefixes)
         self.binding_model = _check_model(name, "binding_model", binding_model)
         self.knowledge_gaps_enabled = bool(knowledge_gaps_enabled)
 
-    def registration(self) -> KnowledgeInteractionRegistration:
-        """The body that registers this interaction with the KE."""
-        return KnowledgeInteractionRegistration(
-            knowledge_interaction_type=self.kind,
-            knowledge_interaction_name=self.name,
-            graph_pattern=self.graph_pattern,
-            prefixes=self.prefixes,
-            knowledge_gaps_enabled=self.knowledge_gaps_enabled or None,
-        )
+    def _registration_fields(self) -> dict[str, Any]:
+        return {
+            **super()._registration_fields(),
+            "knowledge_gaps_enabled": self.knowledge_gaps_enabled or None,
+        }
 
 
-class PostKnowledgeInteraction(KnowledgeInteraction, Generic[A, R]):
+class PostKnowledgeInteraction(_ArgumentResultInteraction, Generic[A, R]):
     """A POST interaction: a handle to pass to `KnowledgeBase.post`.
 
     Its type parameters are what `post` accepts (``A``) and returns a list of (``R``).
@@ -164,25 +206,14 @@ class PostKnowledgeInteraction(KnowledgeInteraction, Generic[A, R]):
         argument_model: type[BindingModel] | None = None,
         result_model: type[BindingModel] | None = None,
     ) -> None:
-        super().__init__(name=name, prefixes=prefixes)
-        self.argument_graph_pattern: str = _check_pattern(  # type: ignore[assignment]
-            name, "argument_graph_pattern", argument_graph_pattern, required=True
-        )
-        self.result_graph_pattern = _check_pattern(
-            name, "result_graph_pattern", result_graph_pattern, required=False
+        super().__init__(
+            name=name,
+            argument_graph_pattern=argument_graph_pattern,
+            result_graph_pattern=result_graph_pattern,
+            prefixes=prefixes,
+            result_model=result_model,
         )
         self.argument_model = _check_model(name, "argument_model", argument_model)
-        self.result_model = _check_model(name, "result_model", result_model)
-
-    def registration(self) -> KnowledgeInteractionRegistration:
-        """The body that registers this interaction with the KE."""
-        return KnowledgeInteractionRegistration(
-            knowledge_interaction_type=self.kind,
-            knowledge_interaction_name=self.name,
-            argument_graph_pattern=self.argument_graph_pattern,
-            result_graph_pattern=self.result_graph_pattern,
-            prefixes=self.prefixes,
-        )
 
 
 class Handler:
@@ -293,10 +324,12 @@ def _model_of_annotation(
     )
 
 
-class AnswerKnowledgeInteraction(KnowledgeInteraction):
+class AnswerKnowledgeInteraction(_GraphPatternInteraction):
     """An ANSWER interaction and its handler."""
 
     kind = KnowledgeInteractionType.ANSWER
+    has_result = True
+    """ANSWER interactions always answer with bindings of their graph pattern."""
 
     def __init__(
         self,
@@ -308,10 +341,7 @@ class AnswerKnowledgeInteraction(KnowledgeInteraction):
         binding_model: type[BindingModel] | None = None,
         scope: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(name=name, prefixes=prefixes)
-        self.graph_pattern: str = _check_pattern(
-            name, "graph_pattern", graph_pattern, required=True
-        )  # type: ignore[assignment]
+        super().__init__(name=name, graph_pattern=graph_pattern, prefixes=prefixes)
         self.handler = Handler(
             handler,
             ki_name=name,
@@ -321,26 +351,12 @@ class AnswerKnowledgeInteraction(KnowledgeInteraction):
         self.binding_model = self.handler.input_model
 
     @property
-    def has_result(self) -> bool:
-        """ANSWER interactions always answer with bindings of their graph pattern."""
-        return True
-
-    @property
     def output_model(self) -> type[BindingModel] | None:
         """The model the handler's answers are checked against, if any."""
         return self.binding_model
 
-    def registration(self) -> KnowledgeInteractionRegistration:
-        """The body that registers this interaction with the KE."""
-        return KnowledgeInteractionRegistration(
-            knowledge_interaction_type=self.kind,
-            knowledge_interaction_name=self.name,
-            graph_pattern=self.graph_pattern,
-            prefixes=self.prefixes,
-        )
 
-
-class ReactKnowledgeInteraction(KnowledgeInteraction):
+class ReactKnowledgeInteraction(_ArgumentResultInteraction):
     """A REACT interaction and its handler."""
 
     kind = KnowledgeInteractionType.REACT
@@ -357,12 +373,12 @@ class ReactKnowledgeInteraction(KnowledgeInteraction):
         result_model: type[BindingModel] | None = None,
         scope: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(name=name, prefixes=prefixes)
-        self.argument_graph_pattern: str = _check_pattern(  # type: ignore[assignment]
-            name, "argument_graph_pattern", argument_graph_pattern, required=True
-        )
-        self.result_graph_pattern = _check_pattern(
-            name, "result_graph_pattern", result_graph_pattern, required=False
+        super().__init__(
+            name=name,
+            argument_graph_pattern=argument_graph_pattern,
+            result_graph_pattern=result_graph_pattern,
+            prefixes=prefixes,
+            result_model=result_model,
         )
         self.handler = Handler(
             handler,
@@ -371,7 +387,6 @@ class ReactKnowledgeInteraction(KnowledgeInteraction):
             scope=scope,
         )
         self.argument_model = self.handler.input_model
-        self.result_model = _check_model(name, "result_model", result_model)
 
     @property
     def has_result(self) -> bool:
@@ -382,16 +397,6 @@ class ReactKnowledgeInteraction(KnowledgeInteraction):
     def output_model(self) -> type[BindingModel] | None:
         """The model the handler's results are checked against, if any."""
         return self.result_model
-
-    def registration(self) -> KnowledgeInteractionRegistration:
-        """The body that registers this interaction with the KE."""
-        return KnowledgeInteractionRegistration(
-            knowledge_interaction_type=self.kind,
-            knowledge_interaction_name=self.name,
-            argument_graph_pattern=self.argument_graph_pattern,
-            result_graph_pattern=self.result_graph_pattern,
-            prefixes=self.prefixes,
-        )
 
 
 def to_binding_set(

@@ -418,6 +418,25 @@ class HttpxClient:
             "bindingSet": binding_set,
         }
 
+    async def _proactive(
+        self,
+        path: str,
+        model: type[M],
+        kb_id: str,
+        ki_id: str,
+        binding_set: BindingSet,
+        recipients: Sequence[str] | None,
+    ) -> M:
+        response = await self._call(
+            "POST",
+            path,
+            kb_id=kb_id,
+            ki_id=ki_id,
+            json_body=self._proactive_body(binding_set, recipients),
+        )
+        result: M = self._parse(response, model, f"POST {path}", kb_id, ki_id)
+        return result
+
     async def ask(
         self,
         kb_id: str,
@@ -427,15 +446,7 @@ class HttpxClient:
         recipients: Sequence[str] | None = None,
     ) -> AskResult:
         """Ask (``POST /sc/ask``); ``recipients`` becomes the KE's recipient selector."""
-        response = await self._call(
-            "POST",
-            "/sc/ask",
-            kb_id=kb_id,
-            ki_id=ki_id,
-            json_body=self._proactive_body(binding_set, recipients),
-        )
-        result: AskResult = self._parse(response, AskResult, "POST /sc/ask", kb_id, ki_id)
-        return result
+        return await self._proactive("/sc/ask", AskResult, kb_id, ki_id, binding_set, recipients)
 
     async def post(
         self,
@@ -446,15 +457,7 @@ class HttpxClient:
         recipients: Sequence[str] | None = None,
     ) -> PostResult:
         """Post (``POST /sc/post``); ``recipients`` becomes the KE's recipient selector."""
-        response = await self._call(
-            "POST",
-            "/sc/post",
-            kb_id=kb_id,
-            ki_id=ki_id,
-            json_body=self._proactive_body(binding_set, recipients),
-        )
-        result: PostResult = self._parse(response, PostResult, "POST /sc/post", kb_id, ki_id)
-        return result
+        return await self._proactive("/sc/post", PostResult, kb_id, ki_id, binding_set, recipients)
 
     async def poll_ki_call(self, kb_id: str) -> tuple[PollResult, HandleRequest | None]:
         """The long poll (``GET /sc/handle``).
