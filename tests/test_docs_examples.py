@@ -13,6 +13,7 @@ EXAMPLES = sorted((ROOT / "docs" / "examples").glob("*.py"))
 
 # A line (or part of one) each example prints when it works.
 EXPECTED_OUTPUT = {
+    "binding_models.py": "asked: IRI('http://example.org/oak') Decimal('21.5')",
     "first_kb.py": "request 2: [{'tree': '<http://example.org/oak>', 'height': "
     "'\"21\"^^<http://www.w3.org/2001/XMLSchema#integer>'}]",
     "handlers_di.py": "journal of request 2: "

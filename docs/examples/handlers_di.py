@@ -5,20 +5,19 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from km_core import BindingModel, ClientProtocol, Depends, KnowledgeBase, RequestContext
+from km_core import IRI, BindingModel, ClientProtocol, Depends, KnowledgeBase, RequestContext
 from km_testing import TestClient
 
 EX = "http://example.org/"
 PREFIXES = {"ex": EX}
-XSD_INTEGER = "<http://www.w3.org/2001/XMLSchema#integer>"
 
 
 # --8<-- [start:model]
 class Tree(BindingModel):
     """One binding of ``?tree ex:height ?height``; the height may be left unbound."""
 
-    tree: str
-    height: str | None = None
+    tree: IRI
+    height: int | None = None
 
 
 # --8<-- [end:model]
@@ -56,7 +55,7 @@ async def open_catalogue(
     """An async generator factory: the code after ``yield`` is its teardown."""
     print("catalogue opened")
     try:
-        yield Catalogue({f"<{EX}oak>": 21, f"<{EX}beech>": settings.default_height + 20})
+        yield Catalogue({f"{EX}oak": 21, f"{EX}beech": settings.default_height + 20})
     finally:
         print("catalogue closed")
 
@@ -100,7 +99,7 @@ def build_kb(client: ClientProtocol) -> KnowledgeBase:
         answers = []
         for tree in trees:
             height = await catalogue.height_of(tree.tree) or settings.default_height
-            answers.append(Tree(tree=tree.tree, height=f'"{height}"^^{XSD_INTEGER}'))
+            answers.append(Tree(tree=tree.tree, height=height))
         return answers
 
     # --8<-- [end:answer]

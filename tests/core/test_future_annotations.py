@@ -7,6 +7,8 @@ from typing import Annotated
 import pytest
 
 from km_core import (
+    IRI,
+    XSD,
     BindingModel,
     BindingSet,
     Depends,
@@ -33,18 +35,18 @@ HEIGHT_30 = '"30"^^<http://www.w3.org/2001/XMLSchema#integer>'
 class Tree(BindingModel):
     """One binding of `PATTERN`: RDF terms in text."""
 
-    tree: str
-    height: str | None = None
+    tree: IRI
+    height: int | None = None
 
 
 class HeightTable:
     """Stands in for a database of tree heights."""
 
-    def __init__(self, heights: dict[str, str]) -> None:
+    def __init__(self, heights: dict[str, int]) -> None:
         self.heights = heights
         self.closed = False
 
-    def height_of(self, tree: str) -> str:
+    def height_of(self, tree: str) -> int:
         assert not self.closed, "the table was used after its teardown"
         return self.heights[tree]
 
@@ -53,7 +55,7 @@ TABLES: list[HeightTable] = []
 
 
 def open_table() -> Iterator[HeightTable]:
-    table = HeightTable({OAK: HEIGHT_21, BEECH: HEIGHT_30})
+    table = HeightTable({IRI(OAK): 21, IRI(BEECH): 30})
     TABLES.append(table)
     yield table
     table.closed = True
@@ -107,7 +109,8 @@ async def test_models_dependencies_and_context_in_call(
     assert kb.knowledge_interactions[KI].binding_model is Tree  # type: ignore[attr-defined]
     assert [type(tree) for tree in received] == [Tree, Tree]
     assert received == [Tree(tree=OAK), Tree(tree=BEECH)]
-    assert received[0].tree == "<http://example.org/oak>"
+    assert received[0].tree == "http://example.org/oak"
+    assert received[0].tree.term == "<http://example.org/oak>"
     assert result == [{"tree": OAK, "height": HEIGHT_21}, {"tree": BEECH, "height": HEIGHT_30}]
     [table] = tables
     assert table.closed
@@ -146,7 +149,10 @@ async def test_a_sync_handler_with_a_sync_generator_factory(
         binding_set: BindingSet, table: Annotated[HeightTable, Depends(open_table)]
     ) -> BindingSet:
         threads.append(threading.get_ident())
-        return [{"tree": b["tree"], "height": table.height_of(b["tree"])} for b in binding_set]
+        return [
+            {"tree": b["tree"], "height": f'"{table.height_of(IRI(b["tree"]))}"^^<{XSD}integer>'}
+            for b in binding_set
+        ]
 
     assert await kb.call(KI, [{"tree": OAK}]) == [{"tree": OAK, "height": HEIGHT_21}]
     assert len(threads) == 1
@@ -157,7 +163,8 @@ async def test_a_sync_handler_with_a_sync_generator_factory(
 
 async def test_a_model_defined_in_a_function_resolves(kb: KnowledgeBase):
     class LocalTree(BindingModel):
-        tree: str
+        tree: IRI
+        height: int | None = None
 
     received: list[object] = []
 

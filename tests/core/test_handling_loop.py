@@ -12,6 +12,7 @@ from typing import Annotated
 import pytest
 
 from km_core import (
+    IRI,
     Backoff,
     BindingModel,
     BindingSet,
@@ -727,7 +728,7 @@ async def test_a_result_model_checks_plain_dict_results(
     kb: KnowledgeBase, client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     class Height(BindingModel):
-        tree: str
+        tree: IRI
         height: str
 
     @kb.react_ki(
@@ -750,4 +751,8 @@ async def test_a_result_model_checks_plain_dict_results(
         await kb.start_handling_loop(max_concurrent_handlers=1)
     by_id = {r.handle_request_id: r.binding_set for r in client.handle_responses}
     assert by_id == {good: [{"tree": OAK, "height": '"21"'}], bad: []}
-    assert any("does not fit Height" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+    assert any(
+        "Height.height" in str(r.exc_info[1]) and "unbound" in str(r.exc_info[1])
+        for r in caplog.records
+        if r.exc_info
+    )

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from km_core import (
+    IRI,
     AskResponse,
     BindingModel,
     BindingSet,
@@ -22,7 +23,7 @@ from tests.support import BEECH, EX, KB_ID, OAK, Arrivals
 
 
 class Tree(BindingModel):
-    tree: str
+    tree: IRI
     height: str | None = None
 
 
@@ -124,7 +125,7 @@ async def test_ask_with_a_binding_model_takes_and_returns_models(
     await kb.register()
     client.mock_result_binding_set("trees", [{"tree": OAK, "height": '"21"'}])
     result = await kb.ask(trees, [Tree(tree=OAK)])
-    assert result == [Tree(tree=OAK, height='"21"')]
+    assert result == [Tree(tree=OAK, height="21")]
     assert client.asks[0].binding_set == [{"tree": OAK}]
 
 
@@ -329,7 +330,7 @@ async def test_ask_sync_times_out(kb: KnowledgeBase) -> None:
 async def test_call_runs_a_handler_inline(kb: KnowledgeBase) -> None:
     @kb.answer_ki("heights", "?tree ex:height ?height .", prefixes=EX)
     def heights(binding_set: list[Tree]) -> list[Tree]:
-        return [Tree(tree=t.tree, height='"9"') for t in binding_set]
+        return [Tree(tree=t.tree, height="9") for t in binding_set]
 
     assert await kb.call("heights", [{"tree": OAK}]) == [{"tree": OAK, "height": '"9"'}]
     assert await kb.call("heights", [Tree(tree=BEECH)]) == [{"tree": BEECH, "height": '"9"'}]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Coroutine
+from decimal import Decimal
 from typing import Annotated, Any, assert_type
 
 from km_core import (
+    IRI,
     AskKnowledgeInteraction,
     AskResponse,
     Binding,
@@ -23,13 +25,13 @@ EX = {"ex": "http://example.org/"}
 
 
 class Tree(BindingModel):
-    tree: str
-    height: str | None = None
+    tree: IRI
+    height: Decimal | None = None
 
 
 class Planted(BindingModel):
-    tree: str
-    place: str
+    tree: IRI
+    place: IRI
 
 
 def get_db() -> str:
@@ -79,7 +81,7 @@ async def test_model_typed_signatures() -> None:
     await kb.register()
     client.mock_result_binding_set("trees", [{"tree": "<http://example.org/oak>"}])
     assert_type(await kb.ask(plain), list[Binding])
-    assert_type(await kb.ask(trees, [Tree(tree="<http://example.org/oak>")]), list[Tree])
+    assert_type(await kb.ask(trees, [Tree(tree=IRI("http://example.org/oak"))]), list[Tree])
     assert_type(await kb.ask("trees"), list[Any])
     assert_type(await kb.ask_with_info(trees), AskResponse[Tree])
     assert_type(await kb.post(notify, [{"tree": "<urn:a>", "place": "<urn:b>"}]), list[Binding])
@@ -89,7 +91,12 @@ async def test_model_typed_signatures() -> None:
         PostResponse[Tree],
     )
     asked = await kb.ask(trees)
-    assert asked == [Tree(tree="<http://example.org/oak>")]
+    assert asked == [Tree(tree=IRI("http://example.org/oak"))]
+    assert_type(asked[0].tree, IRI)
+    assert_type(asked[0].height, Decimal | None)
+    assert_type(IRI("http://example.org/oak").term, str)
+    assert_type(Tree.from_binding({"tree": "<urn:a>"}), Tree)
+    assert_type(Tree(tree=IRI("urn:a")).to_binding(), dict[str, str])
     assert_type(client.last_handle_response, RecordedHandleResponse | None)
 
 

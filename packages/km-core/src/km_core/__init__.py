@@ -11,6 +11,7 @@ from ._errors import (
     BindingValidationError,
     ClientClosedError,
     ConfigurationError,
+    GraphPatternError,
     HandlerDeclarationError,
     KnowledgeEngineError,
     KnowledgeEngineResponseError,
@@ -50,8 +51,11 @@ from ._models import (
     PostResult,
 )
 from ._protocol import ClientProtocol
+from ._rdf import IRI, XSD, Datatype, LangString, RDFTerm, TypedLiteral
 
 __all__ = [
+    "IRI",
+    "XSD",
     "AnswerKnowledgeInteraction",
     "AskExchangeInfo",
     "AskKnowledgeInteraction",
@@ -66,9 +70,11 @@ __all__ = [
     "ClientProtocol",
     "CommunicativeAct",
     "ConfigurationError",
+    "Datatype",
     "Depends",
     "ExchangeInfo",
     "ExchangeStatus",
+    "GraphPatternError",
     "HandleRequest",
     "HandleResponse",
     "HandlerDeclarationError",
@@ -83,6 +89,7 @@ __all__ = [
     "KnowledgeInteractionRegistration",
     "KnowledgeInteractionType",
     "KnowledgeMapperError",
+    "LangString",
     "LeaseInfo",
     "PollConflictError",
     "PollResult",
@@ -90,9 +97,11 @@ __all__ = [
     "PostKnowledgeInteraction",
     "PostResponse",
     "PostResult",
+    "RDFTerm",
     "ReactKnowledgeInteraction",
     "RequestContext",
     "SmartConnectorNotFoundError",
+    "TypedLiteral",
     "UnexpectedResponseError",
     "UnknownKnowledgeInteractionError",
     "__version__",

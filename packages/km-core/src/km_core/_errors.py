@@ -7,7 +7,9 @@ them all. Misuse errors also derive from the matching builtin, so code that catc
 ```
 KnowledgeMapperError
 ├── ConfigurationError (ValueError)            bad settings, ids, names or arguments
-│   └── HandlerDeclarationError (TypeError)     a handler or dependency that cannot be called
+│   ├── HandlerDeclarationError (TypeError)     a handler or dependency that cannot be called
+│   └── GraphPatternError                       a graph pattern that does not parse, or a
+│                                               binding model that does not fit it
 ├── UnknownKnowledgeInteractionError (LookupError)
 ├── BindingValidationError (ValueError)        a binding set that is not one
 ├── ClientClosedError (RuntimeError)           the client was closed (before or during a call)
@@ -33,6 +35,7 @@ __all__ = [
     "BindingValidationError",
     "ClientClosedError",
     "ConfigurationError",
+    "GraphPatternError",
     "HandlerDeclarationError",
     "KnowledgeEngineError",
     "KnowledgeEngineResponseError",
@@ -61,6 +64,34 @@ class HandlerDeclarationError(ConfigurationError, TypeError):
     handler and, where one is at fault, the parameter (and the path of dependency factories
     that leads to it).
     """
+
+
+class GraphPatternError(ConfigurationError):
+    """A graph pattern that cannot be used, found when its interaction is declared.
+
+    Attributes:
+        pattern: The pattern as given.
+        ki_name: The interaction it belongs to, when known.
+        line: The 1-based line of the pattern where the problem is, when known.
+        column: The 1-based column on that line, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        pattern: str,
+        ki_name: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.pattern = pattern
+        self.ki_name = ki_name
+        self.line = line
+        self.column = column
+        where = f"knowledge interaction {ki_name!r}: " if ki_name else ""
+        at = f" at line {line}, column {column}" if line is not None and column is not None else ""
+        super().__init__(f"{where}{message}{at}, in graph pattern {pattern!r}")
 
 
 class UnknownKnowledgeInteractionError(KnowledgeMapperError, LookupError):

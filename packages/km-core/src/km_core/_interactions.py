@@ -18,7 +18,13 @@ from ._dependencies import (
     is_coroutine_callable,
     type_hints,
 )
-from ._errors import BindingValidationError, ConfigurationError, HandlerDeclarationError
+from ._errors import (
+    BindingValidationError,
+    ConfigurationError,
+    GraphPatternError,
+    HandlerDeclarationError,
+)
+from ._graph_pattern import GraphPattern, parse_graph_pattern
 from ._models import (
     BindingSet,
     KnowledgeInteractionRegistration,
@@ -51,7 +57,9 @@ def check_ki_name(name: object) -> str:
 
 
 def _required_pattern(ki_name: str, label: str, pattern: object) -> str:
-    if not isinstance(pattern, str) or not pattern.strip():
+    if isinstance(pattern, str) and not pattern.strip():
+        raise GraphPatternError(f"{label} is empty", pattern=pattern, ki_name=ki_name)
+    if not isinstance(pattern, str):
         raise ConfigurationError(
             f"knowledge interaction {ki_name!r}: {label} must be a non-empty graph pattern, "
             f"got {pattern!r}"
@@ -74,6 +82,43 @@ def _check_prefixes(ki_name: str, prefixes: object) -> dict[str, str]:
             f"IRIs (str to str), got {prefixes!r}"
         )
     return dict(prefixes)
+
+
+def _check_fits(
+    ki_name: str,
+    model: type[BindingModel] | None,
+    pattern: GraphPattern | None,
+    label: str,
+    *,
+    complete: bool,
+) -> None:
+    """Check a binding model's variables against a pattern (all of them when ``complete``)."""
+    if model is None:
+        return
+    if pattern is None:
+        raise ConfigurationError(
+            f"knowledge interaction {ki_name!r}: {model.__name__} is given for the {label}, "
+            "but the interaction has no such pattern"
+        )
+    fields = model.model_variables()
+    known = ", ".join(f"?{v}" for v in sorted(pattern.variables)) or "none"
+    extra = sorted(fields - pattern.variables)
+    if extra:
+        raise GraphPatternError(
+            f"{model.__name__} has fields for {', '.join(f'?{v}' for v in extra)}, which "
+            f"{'is not a variable' if len(extra) == 1 else 'are not variables'} of the {label} "
+            f"(its variables: {known})",
+            pattern=pattern.text,
+            ki_name=ki_name,
+        )
+    missing = sorted(pattern.variables - fields)
+    if complete and missing:
+        raise GraphPatternError(
+            f"{model.__name__} has no field for {', '.join(f'?{v}' for v in missing)}, but "
+            f"the bindings it describes must bind every variable of the {label}",
+            pattern=pattern.text,
+            ki_name=ki_name,
+        )
 
 
 def _check_model(ki_name: str, label: str, model: object) -> type[BindingModel] | None:
@@ -126,6 +171,12 @@ class _GraphPatternInteraction(KnowledgeInteraction):
     def __init__(self, *, name: str, graph_pattern: str, prefixes: Mapping[str, str] | None):
         super().__init__(name=name, prefixes=prefixes)
         self.graph_pattern = _required_pattern(name, "graph_pattern", graph_pattern)
+        self.pattern = parse_graph_pattern(self.graph_pattern, self.prefixes, ki_name=name)
+
+    @property
+    def variables(self) -> frozenset[str]:
+        """The variables of the graph pattern (names without ``?``)."""
+        return self.pattern.variables
 
     def _registration_fields(self) -> dict[str, Any]:
         return {"graph_pattern": self.graph_pattern}
@@ -150,7 +201,30 @@ class _ArgumentResultInteraction(KnowledgeInteraction):
         self.result_graph_pattern = _optional_pattern(
             name, "result_graph_pattern", result_graph_pattern
         )
+        self.argument_pattern = parse_graph_pattern(
+            self.argument_graph_pattern, self.prefixes, ki_name=name
+        )
+        self.result_pattern = (
+            None
+            if self.result_graph_pattern is None
+            else parse_graph_pattern(self.result_graph_pattern, self.prefixes, ki_name=name)
+        )
         self.result_model = _check_model(name, "result_model", result_model)
+
+    @property
+    def argument_variables(self) -> frozenset[str]:
+        """The variables of the argument graph pattern."""
+        return self.argument_pattern.variables
+
+    @property
+    def result_variables(self) -> frozenset[str]:
+        """The variables of the result graph pattern (none when there is none)."""
+        return self.result_pattern.variables if self.result_pattern else frozenset()
+
+    @property
+    def variables(self) -> frozenset[str]:
+        """The variables of both patterns."""
+        return self.argument_variables | self.result_variables
 
     def _registration_fields(self) -> dict[str, Any]:
         return {
@@ -179,6 +253,7 @@ class AskKnowledgeInteraction(_GraphPatternInteraction, Generic[B]):
     ) -> None:
         super().__init__(name=name, graph_pattern=graph_pattern, prefixes=prefixes)
         self.binding_model = _check_model(name, "binding_model", binding_model)
+        _check_fits(name, self.binding_model, self.pattern, "graph pattern", complete=False)
         self.knowledge_gaps_enabled = bool(knowledge_gaps_enabled)
 
     def _registration_fields(self) -> dict[str, Any]:
@@ -214,6 +289,10 @@ class PostKnowledgeInteraction(_ArgumentResultInteraction, Generic[A, R]):
             result_model=result_model,
         )
         self.argument_model = _check_model(name, "argument_model", argument_model)
+        _check_fits(
+            name, self.argument_model, self.argument_pattern, "argument pattern", complete=False
+        )
+        _check_fits(name, self.result_model, self.result_pattern, "result pattern", complete=False)
 
 
 class Handler:
@@ -349,6 +428,7 @@ class AnswerKnowledgeInteraction(_GraphPatternInteraction):
             scope=scope,
         )
         self.binding_model = self.handler.input_model
+        _check_fits(name, self.binding_model, self.pattern, "graph pattern", complete=True)
 
     @property
     def output_model(self) -> type[BindingModel] | None:
@@ -387,6 +467,10 @@ class ReactKnowledgeInteraction(_ArgumentResultInteraction):
             scope=scope,
         )
         self.argument_model = self.handler.input_model
+        _check_fits(
+            name, self.argument_model, self.argument_pattern, "argument pattern", complete=False
+        )
+        _check_fits(name, self.result_model, self.result_pattern, "result pattern", complete=True)
 
     @property
     def has_result(self) -> bool:
