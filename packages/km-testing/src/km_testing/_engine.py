@@ -1,0 +1,836 @@
+"""LocalKnowledgeEngine: the Knowledge Engine's network semantics in one process, transport-free.
+
+Every method behaves as the matching REST endpoint of the KE 1.5 does, as far as a knowledge base
+can observe: the same ids, the same status codes and messages (carried by km-core's errors, whose
+``status_code`` and ``message`` the HTTP server puts on the wire), the same long-poll rules, and
+the same answers to asks and posts. Waiters are woken by futures and events; timers (the
+heartbeat, the wait timeout, leases) are deadlines on those waits or scheduled callbacks, never a
+loop that sleeps and looks again.
+
+All methods run on one event loop: the one of the process's KBs, or the HTTP server's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import itertools
+import logging
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from km_core import (
+    AskExchangeInfo,
+    AskResult,
+    BindingSet,
+    CommunicativeAct,
+    ExchangeStatus,
+    HandleRequest,
+    KnowledgeBaseInfo,
+    KnowledgeEngineResponseError,
+    KnowledgeInteractionInfo,
+    KnowledgeInteractionRegistration,
+    KnowledgeInteractionType,
+    LeaseInfo,
+    PollConflictError,
+    PollResult,
+    PostExchangeInfo,
+    PostResult,
+    SmartConnectorNotFoundError,
+)
+from km_core._graph_pattern import GraphPattern, parse_graph_pattern
+from km_core._rdf import is_absolute_iri
+
+from ._matching import Match, Triple, match_patterns, normalise_term, translate
+
+__all__ = ["DEFAULT_HEARTBEAT", "DEFAULT_KB_WAIT_TIMEOUT", "LocalKnowledgeEngine"]
+
+logger = logging.getLogger("km_testing.engine")
+
+DEFAULT_HEARTBEAT = 29.0
+"""Seconds an idle long poll is held before it is answered with 202, as on the KE."""
+DEFAULT_KB_WAIT_TIMEOUT = 10.0
+"""Seconds an ask or post waits for each contacted KI, as the KE's ``KE_KB_WAIT_TIMEOUT``."""
+HANDLE_QUEUE_SIZE = 50
+MAX_OUTSTANDING = 100
+KE_NAMESPACE = "https://w3id.org/knowledge-engine/"
+INFORM = KE_NAMESPACE + "InformPurpose"
+# The KE ontology's purpose hierarchy: each purpose's parents.
+_PURPOSE_PARENTS = {
+    KE_NAMESPACE + name: {INFORM}
+    for name in (
+        "NewKnowledgePurpose",
+        "ChangedKnowledgePurpose",
+        "RemovedKnowledgePurpose",
+        "RetrieveKnowledgePurpose",
+    )
+}
+
+
+def _error(status: int, message: str) -> KnowledgeEngineResponseError:
+    if status == 404:
+        return SmartConnectorNotFoundError(message)
+    return KnowledgeEngineResponseError(message, status_code=status)
+
+
+@dataclasses.dataclass(eq=False)
+class _Interaction:
+    """A registered knowledge interaction with its parsed patterns."""
+
+    info: KnowledgeInteractionInfo
+    kb: _KnowledgeBase
+    pattern: GraphPattern | None  # ASK / ANSWER
+    argument: GraphPattern | None  # POST / REACT
+    result: GraphPattern | None  # POST / REACT (optional)
+
+    @property
+    def id(self) -> str:
+        return self.info.knowledge_interaction_id
+
+    @property
+    def kind(self) -> KnowledgeInteractionType:
+        return self.info.knowledge_interaction_type
+
+    @property
+    def act(self) -> CommunicativeAct:
+        return self.info.communicative_act or CommunicativeAct()
+
+
+@dataclasses.dataclass(eq=False)
+class _Pending:
+    """A handle request the KE sent (or queued) and whose answer an asker awaits."""
+
+    request: HandleRequest
+    ki: _Interaction
+    answer: asyncio.Future[BindingSet]
+
+
+@dataclasses.dataclass(eq=False)
+class _KnowledgeBase:
+    """One registered knowledge base (smart connector) and its long-poll state."""
+
+    info: KnowledgeBaseInfo
+    reasoner_level: int
+    interactions: dict[str, _Interaction] = dataclasses.field(default_factory=dict)
+    queue: deque[_Pending] = dataclasses.field(default_factory=deque)
+    outstanding: OrderedDict[int, _Pending] = dataclasses.field(default_factory=OrderedDict)
+    poll: asyncio.Future[tuple[PollResult, _Pending | None]] | None = None
+    ids: itertools.count[int] = dataclasses.field(default_factory=lambda: itertools.count(1))
+    lease_timer: asyncio.TimerHandle | None = None
+    lease_expires: dt.datetime | None = None
+    domain_knowledge: str = ""
+    stopped: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.info.knowledge_base_id
+
+
+class LocalKnowledgeEngine:
+    """The Knowledge Engine's observable behaviour, in memory.
+
+    Args:
+        heartbeat: Seconds an idle long poll is held before it answers REPOLL (the KE's 202).
+        kb_wait_timeout: Seconds an ask or post waits for each contacted interaction before
+            that exchange is FAILED; ``0`` waits forever.
+        reasoner_level: The level of KBs that register without one (the KE's default is 2).
+        version: What ``GET /version`` reports.
+    """
+
+    def __init__(
+        self,
+        *,
+        heartbeat: float = DEFAULT_HEARTBEAT,
+        kb_wait_timeout: float = DEFAULT_KB_WAIT_TIMEOUT,
+        reasoner_level: int = 2,
+        version: str = "1.5.0",
+    ) -> None:
+        if heartbeat <= 0:
+            raise ValueError(f"heartbeat must be positive, got {heartbeat!r}")
+        if kb_wait_timeout < 0:
+            raise ValueError(f"kb_wait_timeout must be 0 or more, got {kb_wait_timeout!r}")
+        self.heartbeat = heartbeat
+        self.kb_wait_timeout = kb_wait_timeout
+        self.reasoner_level = reasoner_level
+        self.version = version
+        self._kbs: dict[str, _KnowledgeBase] = {}
+
+    # ------------------------------------------------------------------ lookups
+
+    def _kb(self, kb_id: str | None, *, missing: str, unknown: str, invalid: str) -> _KnowledgeBase:
+        if kb_id is None:
+            raise _error(400, missing)
+        if not is_absolute_iri(kb_id):
+            raise _error(400, invalid)
+        kb = self._kbs.get(kb_id)
+        if kb is None:
+            raise _error(404, unknown)
+        return kb
+
+    # ------------------------------------------------------------------ /sc
+
+    def list_kbs(self) -> list[KnowledgeBaseInfo]:
+        """``GET /sc`` without a header."""
+        return [kb.info for kb in self._kbs.values()]
+
+    def get_kb(self, kb_id: str) -> KnowledgeBaseInfo:
+        """``GET /sc`` with a ``Knowledge-Base-Id``: 400 for a bad id, 404 for an unknown one."""
+        if not is_absolute_iri(kb_id):
+            raise _error(400, "Knowledge base not found, because its ID must be a valid URI.")
+        kb = self._kbs.get(kb_id)
+        if kb is None:
+            raise _error(404, "Knowledge base not found.")
+        return kb.info
+
+    async def register_kb(self, info: KnowledgeBaseInfo) -> None:
+        """``POST /sc``: register a KB; the KE's 400s for a bad or taken id or level."""
+        kb_id = info.knowledge_base_id
+        if not kb_id:
+            raise _error(400, "Knowledge Base ID must be a non-empty URI.")
+        if not is_absolute_iri(kb_id):
+            raise _error(
+                400, f"Knowledge base ID must be a valid RDF IRI. {kb_id!r} is not absolute."
+            )
+        if kb_id in self._kbs:
+            raise _error(400, "That knowledge base ID is already in use.")
+        level = info.reasoner_level if info.reasoner_level is not None else self.reasoner_level
+        if not 1 <= level <= 5:
+            raise _error(
+                400, f"The reasoner level should be between 1 and 5, inclusive and not {level}"
+            )
+        lease = info.lease_renewal_time
+        if lease is not None and not 30 <= lease <= 3600:
+            raise _error(
+                400,
+                "ConstraintViolationException: leaseRenewalTime must be between 30 and 3600\n ",
+            )
+        kb = _KnowledgeBase(
+            info=info.model_copy(update={"reasoner_level": level}), reasoner_level=level
+        )
+        self._kbs[kb_id] = kb
+        if lease is not None:
+            self._schedule_lease(kb)
+        logger.debug("registered knowledge base %s", kb_id)
+
+    async def delete_kb(self, kb_id: str | None) -> None:
+        """``DELETE /sc``: the open poll gets EXIT (410), pending requests fail."""
+        kb = self._kb(
+            kb_id,
+            missing="Knowledge-Base-Id header should not be null.",
+            unknown="Deletion of knowledge base failed, because it could not be found.",
+            invalid="Knowledge base not found, because its ID must be a valid URI.",
+        )
+        self._stop(kb, f"KB with id {kb.id} will no longer respond, because it stopped.")
+
+    def _stop(self, kb: _KnowledgeBase, reason: str) -> None:
+        kb.stopped = True
+        self._kbs.pop(kb.id, None)
+        if kb.lease_timer is not None:
+            kb.lease_timer.cancel()
+        if kb.poll is not None and not kb.poll.done():
+            kb.poll.set_result((PollResult.EXIT, None))
+        for pending in [*kb.queue, *kb.outstanding.values()]:
+            if not pending.answer.done():
+                pending.answer.set_exception(_Failed(reason))
+        kb.queue.clear()
+        kb.outstanding.clear()
+        logger.debug("knowledge base %s stopped: %s", kb.id, reason)
+
+    # ------------------------------------------------------------------ leases
+
+    def _schedule_lease(self, kb: _KnowledgeBase) -> None:
+        lease = kb.info.lease_renewal_time
+        assert lease is not None
+        if kb.lease_timer is not None:
+            kb.lease_timer.cancel()
+        kb.lease_expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=lease)
+        kb.lease_timer = asyncio.get_running_loop().call_later(lease, self._expire, kb)
+
+    def _expire(self, kb: _KnowledgeBase) -> None:
+        if self._kbs.get(kb.id) is kb:
+            self._stop(kb, f"KB with id {kb.id} will no longer respond, because it stopped.")
+
+    def renew_lease(self, kb_id: str | None) -> LeaseInfo:
+        """``PUT /sc/lease/renew``."""
+        kb = self._kb(
+            kb_id,
+            missing="Missing valid Knowledge-Base-Id header.",
+            unknown="Knowledge base not found. (Has its lease already expired?)",
+            invalid="Knowledge base not found, because its knowledge base ID must be a valid URI.",
+        )
+        if kb.info.lease_renewal_time is None:
+            raise _error(
+                404,
+                "Knowledge base found, but its lease could not be found. Knowledge bases without "
+                "a lease do not have to be renewed.",
+            )
+        self._schedule_lease(kb)
+        assert kb.lease_expires is not None
+        return LeaseInfo(knowledge_base_id=kb.id, expires=kb.lease_expires)
+
+    # ------------------------------------------------------------------ /sc/ki
+
+    def list_kis(self, kb_id: str | None) -> list[KnowledgeInteractionInfo]:
+        """``GET /sc/ki``: the KB's interactions, with their canonical patterns."""
+        kb = self._kb(
+            kb_id,
+            missing="Missing valid Knowledge-Base-Id header.",
+            unknown="Knowledge base not found, because its knowledge base ID is unknown.",
+            invalid="Knowledge base not found, because its knowledge base ID must be a valid URI.",
+        )
+        return [ki.info for ki in kb.interactions.values()]
+
+    def register_ki(self, kb_id: str | None, registration: KnowledgeInteractionRegistration) -> str:
+        """``POST /sc/ki``: register an interaction and return its id."""
+        if kb_id is None:
+            raise _error(400, "Missing valid Knowledge-Base-Id header.")
+        if not is_absolute_iri(kb_id):
+            raise _error(
+                400, "Knowledge base not found, because its knowledge base ID must be a valid URI."
+            )
+        kb = self._kbs.get(kb_id)
+        if kb is None:
+            raise _error(
+                404,
+                "Could not add knowledge interaction, because the given knowledge base ID "
+                f"({kb_id}) is unknown.",
+            )
+        kind = registration.knowledge_interaction_type
+        name = registration.knowledge_interaction_name
+        if name is not None and not _is_ki_name(name):
+            raise _error(
+                400,
+                "Knowledge Interaction names should only contain alphanumeric characters and "
+                f"hyphens and not '{name}'",
+            )
+        prefixes = registration.prefixes or {}
+        pattern = argument = result = None
+        if kind in (KnowledgeInteractionType.ASK, KnowledgeInteractionType.ANSWER):
+            if not registration.graph_pattern:
+                word = "ASK" if kind is KnowledgeInteractionType.ASK else "ANSWER"
+                raise _error(400, f"graphPattern must be given for {word} knowledge interactions.")
+            pattern = _parse(registration.graph_pattern, prefixes)
+        else:
+            if not registration.argument_graph_pattern and not registration.result_graph_pattern:
+                word = "POST" if kind is KnowledgeInteractionType.POST else "REACT"
+                raise _error(
+                    400,
+                    "At least one of argumentGraphPattern and resultGraphPattern must be given "
+                    f"for {word} knowledge interactions.",
+                )
+            if registration.argument_graph_pattern:
+                argument = _parse(registration.argument_graph_pattern, prefixes)
+            if registration.result_graph_pattern:
+                result = _parse(registration.result_graph_pattern, prefixes)
+        act = registration.communicative_act
+        if act is not None:
+            if not act.required_purposes:
+                raise _error(400, "There should be at least 1 requirement purpose.")
+            if not act.satisfied_purposes:
+                raise _error(400, "There should be at least 1 satisfaction purpose.")
+        ki_id = f"{kb_id}/interaction/{name or uuid.uuid4()}"
+        if ki_id in kb.interactions:
+            raise _error(
+                400,
+                f"The Knowledge Interaction with URI '{ki_id}' should not be already registered.",
+            )
+        info = KnowledgeInteractionInfo(
+            knowledge_interaction_id=ki_id,
+            knowledge_interaction_type=kind,
+            knowledge_interaction_name=name,
+            graph_pattern=pattern.canonical() if pattern else None,
+            argument_graph_pattern=argument.canonical() if argument else None,
+            result_graph_pattern=result.canonical() if result else None,
+            communicative_act=act or CommunicativeAct(),
+            knowledge_gaps_enabled=bool(registration.knowledge_gaps_enabled)
+            and kind is KnowledgeInteractionType.ASK,
+        )
+        kb.interactions[ki_id] = _Interaction(info, kb, pattern, argument, result)
+        return ki_id
+
+    def delete_ki(self, kb_id: str | None, ki_id: str | None) -> None:
+        """``DELETE /sc/ki``."""
+        if ki_id is None:
+            raise _error(400, "Missing valid Knowledge-Interaction-Id header.")
+        kb = self._kb(
+            kb_id,
+            missing="Missing valid Knowledge-Base-Id header.",
+            unknown="Knowledge base not found, because its knowledge base ID is unknown.",
+            invalid="Knowledge base not found, because its knowledge base ID must be a valid URI.",
+        )
+        if kb.interactions.pop(ki_id, None) is None:
+            raise _error(
+                404,
+                "Knowledge base found, but the given knowledge interaction knowledge base ID is "
+                "unknown.",
+            )
+
+    def set_domain_knowledge(self, kb_id: str | None, knowledge: str) -> None:
+        """``POST /sc/knowledge``: stored (and replaced), not reasoned with."""
+        kb = self._kb(
+            kb_id,
+            missing="Missing valid Knowledge-Base-Id header.",
+            unknown="Knowledge base not found. (Has its lease already expired?)",
+            invalid="Knowledge base not found, because its knowledge base ID must be a valid URI.",
+        )
+        kb.domain_knowledge = knowledge
+
+    def domain_knowledge(self, kb_id: str) -> str:
+        """The domain knowledge a KB uploaded last (``""`` for none)."""
+        self.get_kb(kb_id)
+        return self._kbs[kb_id].domain_knowledge
+
+    # ------------------------------------------------------------------ the long poll
+
+    async def poll(self, kb_id: str | None) -> tuple[PollResult, HandleRequest | None]:
+        """``GET /sc/handle``: a handle request, REPOLL after the heartbeat, or EXIT.
+
+        Raises:
+            PollConflictError: another poll of the KB is open (409).
+            SmartConnectorNotFoundError: the KB is unknown (404).
+        """
+        if kb_id is None or not is_absolute_iri(kb_id):
+            raise _error(400, "Smart Connector not found, because its ID must be a valid URI.")
+        kb = self._kbs.get(kb_id)
+        if kb is None:
+            raise _error(404, "A Knowledge Base for the given Knowledge-Base-Id cannot be found.")
+        if kb.poll is not None:
+            raise PollConflictError(
+                "Only one connection per Knowledge-Base-Id is allowed and we already have one."
+            )
+        if kb.queue:
+            return PollResult.HANDLE, self._deliver(kb, kb.queue.popleft())
+        waiter: asyncio.Future[tuple[PollResult, _Pending | None]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        kb.poll = waiter
+        try:
+            result, pending = await asyncio.wait_for(asyncio.shield(waiter), self.heartbeat)
+        except TimeoutError:
+            return PollResult.REPOLL, None
+        except asyncio.CancelledError:
+            # The client went away. Unlike the real KE, which keeps the slot until its
+            # heartbeat and loses what it sends there, a request handed to this poll is put
+            # back at the head of the queue.
+            if waiter.done() and not waiter.cancelled():
+                _, pending = waiter.result()
+                if pending is not None and not kb.stopped:
+                    kb.outstanding.pop(pending.request.handle_request_id, None)
+                    kb.queue.appendleft(pending)
+            raise
+        finally:
+            if kb.poll is waiter:
+                kb.poll = None
+            if not waiter.done():
+                waiter.cancel()
+        return result, pending.request if pending is not None else None
+
+    def _deliver(self, kb: _KnowledgeBase, pending: _Pending) -> HandleRequest:
+        kb.outstanding[pending.request.handle_request_id] = pending
+        if len(kb.outstanding) > MAX_OUTSTANDING:
+            oldest_id, oldest = kb.outstanding.popitem(last=False)
+            if not oldest.answer.done():
+                oldest.answer.set_exception(
+                    _Failed(
+                        f"Knowledge base {kb.id} should have max {MAX_OUTSTANDING} outstanding "
+                        f"handle requests. Cancelling oldest handle request {oldest_id}."
+                    )
+                )
+        return pending.request
+
+    def _send(self, ki: _Interaction, binding_set: BindingSet, requester: str) -> _Pending:
+        """Hand a request to the KI's KB: to its open poll, or into its queue."""
+        kb = ki.kb
+        request = HandleRequest(
+            knowledge_interaction_id=ki.id,
+            handle_request_id=next(kb.ids),
+            binding_set=binding_set,
+            requesting_knowledge_base_id=requester,
+        )
+        pending = _Pending(request, ki, asyncio.get_running_loop().create_future())
+        if kb.poll is not None and not kb.poll.done():
+            self._deliver(kb, pending)
+            kb.poll.set_result((PollResult.HANDLE, pending))
+            return pending
+        kb.queue.append(pending)
+        if len(kb.queue) > HANDLE_QUEUE_SIZE:
+            dropped = kb.queue.popleft()
+            dropped.answer.set_exception(
+                _Failed("Handle request queue is full. This oldest request has been cancelled.")
+            )
+        return pending
+
+    def answer(
+        self,
+        kb_id: str | None,
+        ki_id: str | None,
+        handle_request_id: int | None,
+        binding_set: Any = None,
+        error_message: str | None = None,
+    ) -> None:
+        """``POST /sc/handle``: a KB answers a request, with bindings or an error message.
+
+        Raises:
+            KnowledgeEngineResponseError: 400 for a bad header, a missing id or bindings that
+                do not fit the pattern; 404 for an unknown KB or request id.
+        """
+        if kb_id is None or not is_absolute_iri(kb_id):
+            raise _error(
+                400,
+                f"Smart Connector not found, because its ID must be a valid URI and not {kb_id}",
+            )
+        kb = self._kbs.get(kb_id)
+        if kb is None:
+            raise _error(404, "A Knowledge Base for the given Knowledge-Base-Id cannot be found.")
+        if ki_id is None or ki_id not in kb.interactions:
+            raise _error(
+                400,
+                "Knowledge Interaction not found, because its ID must match an existing KI: "
+                f"{ki_id}",
+            )
+        if handle_request_id is None:
+            raise _error(400, "The handleRequestId property is mandatory, but not provided.")
+        pending = kb.outstanding.get(handle_request_id)
+        if pending is None:
+            raise _error(
+                404,
+                f"Handle request id {handle_request_id} not found. Are you sure it is still "
+                "being processed?",
+            )
+        if error_message is not None:
+            del kb.outstanding[handle_request_id]
+            verb = "ANSWERing" if pending.ki.kind is KnowledgeInteractionType.ANSWER else "REACTing"
+            pending.answer.set_exception(
+                _Failed(f"An error occurred while {verb}: {error_message}")
+            )
+            return
+        ki = pending.ki
+        pattern = ki.pattern if ki.kind is KnowledgeInteractionType.ANSWER else ki.result
+        try:
+            bindings = _validate_answer(binding_set, pattern)
+        except KnowledgeEngineResponseError as exc:
+            # The KE answers 400 and still hands the bad set on, where it fails the exchange.
+            del kb.outstanding[handle_request_id]
+            pending.answer.set_exception(
+                _Failed(f"java.lang.IllegalArgumentException: {exc.message}")
+            )
+            raise
+        del kb.outstanding[handle_request_id]
+        if not pending.answer.done():
+            pending.answer.set_result(bindings)
+
+    # ------------------------------------------------------------------ ask and post
+
+    def _proactive(
+        self, kb_id: str | None, ki_id: str | None, kind: KnowledgeInteractionType
+    ) -> tuple[_KnowledgeBase, _Interaction]:
+        if kb_id is None or ki_id is None:
+            raise _error(
+                400,
+                "Both Knowledge-Base-Id and Knowledge-Interaction-Id headers should be non-null.",
+            )
+        if not is_absolute_iri(ki_id):
+            raise _error(
+                400, "Knowledge interaction not found, because its ID must be a valid URI."
+            )
+        kb = self._kbs.get(kb_id)
+        if kb is None:
+            raise _error(404, "Smart connector not found, because its ID is unknown.")
+        ki = kb.interactions.get(ki_id)
+        if ki is None:
+            raise _error(404, "Knowledge Interaction not found, because its ID is unknown.")
+        if ki.kind is not kind:
+            raise _error(
+                400,
+                f"Given Knowledge Interaction ID should have type {kind.value} and not "
+                f"{ki.kind.value}.",
+            )
+        return kb, ki
+
+    def _candidates(
+        self,
+        asker: _KnowledgeBase,
+        kind: KnowledgeInteractionType,
+        recipients: Sequence[str] | None,
+    ) -> Iterable[_Interaction]:
+        wanted = set(recipients) if recipients else None
+        for kb in list(self._kbs.values()):
+            if kb is asker or (wanted is not None and kb.id not in wanted):
+                continue
+            for ki in kb.interactions.values():
+                if ki.kind is kind:
+                    yield ki
+
+    async def ask(
+        self,
+        kb_id: str | None,
+        ki_id: str | None,
+        binding_set: Any,
+        recipients: Sequence[str] | None = None,
+    ) -> AskResult:
+        """``POST /sc/ask``: ask every matching ANSWER interaction of the other KBs."""
+        kb, ki = self._proactive(kb_id, ki_id, KnowledgeInteractionType.ASK)
+        incoming = _validate_proactive(binding_set)
+        assert ki.pattern is not None
+        exchanges: list[tuple[_Interaction, Match]] = []
+        for candidate in self._candidates(kb, KnowledgeInteractionType.ANSWER, recipients):
+            assert candidate.pattern is not None
+            if not _acts_fit(ki.act, candidate.act):
+                continue
+            match = match_patterns(ki.pattern.triples, candidate.pattern.triples, cover="target")
+            if match is not None:
+                exchanges.append((candidate, match))
+        results = await asyncio.gather(
+            *(self._exchange(kb, c, m, incoming, ki.pattern.variables) for c, m in exchanges)
+        )
+        answers: list[dict[str, str]] = []
+        infos: list[AskExchangeInfo] = []
+        for info, translated in results:
+            infos.append(AskExchangeInfo.model_validate(info))
+            for binding in translated:
+                if binding not in answers and _fits_any(binding, incoming):
+                    answers.append(binding)
+        gaps: list[list[str]] | None = None
+        if ki.info.knowledge_gaps_enabled:
+            gaps = [] if answers or exchanges else [[_gap(t) for t in ki.pattern.triples]]
+        return AskResult(binding_set=answers, exchange_info=infos, knowledge_gaps=gaps)
+
+    async def post(
+        self,
+        kb_id: str | None,
+        ki_id: str | None,
+        binding_set: Any,
+        recipients: Sequence[str] | None = None,
+    ) -> PostResult:
+        """``POST /sc/post``: post to every matching REACT interaction of the other KBs."""
+        kb, ki = self._proactive(kb_id, ki_id, KnowledgeInteractionType.POST)
+        incoming = _validate_proactive(binding_set)
+        exchanges: list[tuple[_Interaction, Match, Match | None]] = []
+        for candidate in self._candidates(kb, KnowledgeInteractionType.REACT, recipients):
+            if ki.argument is None or candidate.argument is None:
+                continue
+            if not _acts_fit(ki.act, candidate.act):
+                continue
+            # Level 1 wants isomorphic argument patterns; higher levels fire a REACT whose
+            # argument the post covers.
+            match = match_patterns(
+                ki.argument.triples,
+                candidate.argument.triples,
+                cover="both" if kb.reasoner_level == 1 else "candidate",
+            )
+            if match is None:
+                continue
+            result_match = None
+            if ki.result is not None and candidate.result is not None:
+                result_match = match_patterns(
+                    ki.result.triples, candidate.result.triples, cover="target", start=match
+                )
+            exchanges.append((candidate, match, result_match))
+        results = await asyncio.gather(
+            *(self._react(kb, c, m, r, incoming) for c, m, r in exchanges)
+        )
+        combined: list[dict[str, str]] = []
+        infos: list[PostExchangeInfo] = []
+        for info, translated in results:
+            infos.append(PostExchangeInfo.model_validate(info))
+            for binding in translated:
+                if binding not in combined:
+                    combined.append(binding)
+        return PostResult(result_binding_set=combined, exchange_info=infos)
+
+    async def _exchange(
+        self,
+        asker: _KnowledgeBase,
+        answerer: _Interaction,
+        match: Match,
+        incoming: BindingSet,
+        variables: frozenset[str],
+    ) -> tuple[dict[str, Any], BindingSet]:
+        """One ASK → ANSWER exchange: send, wait, translate back."""
+        sent = translate(incoming, match, forward=True)
+        info: dict[str, Any] = {
+            "knowledgeBaseId": answerer.kb.id,
+            "knowledgeInteractionId": answerer.id,
+            "exchangeStart": _now(),
+        }
+        try:
+            returned = await self._await(answerer, sent, asker.id)
+        except _Failed as failure:
+            info.update(status=ExchangeStatus.FAILED, failedMessage=str(failure), bindingSet=[])
+            return {**info, "exchangeEnd": _now()}, []
+        info.update(status=ExchangeStatus.SUCCEEDED, bindingSet=returned, exchangeEnd=_now())
+        back = [
+            {k: v for k, v in b.items() if k in variables}
+            for b in translate(returned, match, forward=False)
+        ]
+        return info, back
+
+    async def _react(
+        self,
+        poster: _KnowledgeBase,
+        reactor: _Interaction,
+        match: Match,
+        result_match: Match | None,
+        incoming: BindingSet,
+    ) -> tuple[dict[str, Any], BindingSet]:
+        """One POST → REACT exchange."""
+        sent = translate(
+            incoming,
+            match,
+            forward=True,
+            keep=reactor.argument.variables if reactor.argument else None,
+        )
+        info: dict[str, Any] = {
+            "knowledgeBaseId": reactor.kb.id,
+            "knowledgeInteractionId": reactor.id,
+            "exchangeStart": _now(),
+            "argumentBindingSet": sent,
+        }
+        try:
+            returned = await self._await(reactor, sent, poster.id)
+        except _Failed as failure:
+            info.update(
+                status=ExchangeStatus.FAILED, failedMessage=str(failure), resultBindingSet=[]
+            )
+            return {**info, "exchangeEnd": _now()}, []
+        info.update(status=ExchangeStatus.SUCCEEDED, resultBindingSet=returned, exchangeEnd=_now())
+        if result_match is None:
+            return info, []
+        return info, translate(returned, result_match, forward=False)
+
+    async def _await(self, ki: _Interaction, sent: BindingSet, requester: str) -> BindingSet:
+        pending = self._send(ki, sent, requester)
+        timeout = self.kb_wait_timeout or None
+        try:
+            return await asyncio.wait_for(asyncio.shield(pending.answer), timeout)
+        except TimeoutError:
+            raise _Failed(
+                "Error 'TimeoutException' occurred while waiting for response to message: "
+                f"{uuid.uuid4()}"
+            ) from None
+
+
+class _Failed(Exception):
+    """An exchange failed; its text is the exchange info's ``failedMessage``."""
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def _is_ki_name(name: str) -> bool:
+    return all(c.isascii() and (c.isalnum() or c == "-") for c in name)
+
+
+def _parse(text: str, prefixes: Mapping[str, str]) -> GraphPattern:
+    from km_core import GraphPatternError
+
+    try:
+        return parse_graph_pattern(text, prefixes)
+    except GraphPatternError as exc:
+        note = (
+            ". Note: Have you included your prefixes in the 'prefixes' property?"
+            if "prefix" in str(exc)
+            else ""
+        )
+        raise _error(400, f"Invalid graph pattern: {exc}{note}") from exc
+
+
+def _acts_fit(a: CommunicativeAct, b: CommunicativeAct) -> bool:
+    """Both sides' required purposes are met by the other side's satisfied ones."""
+    return _purposes_met(a.required_purposes, b.satisfied_purposes) and _purposes_met(
+        b.required_purposes, a.satisfied_purposes
+    )
+
+
+def _purposes_met(required: Iterable[str], satisfied: Iterable[str]) -> bool:
+    offered = set(satisfied)
+    for purpose in list(offered):
+        offered |= _PURPOSE_PARENTS.get(purpose, set())
+    return all(purpose in offered for purpose in required)
+
+
+def _validate_proactive(binding_set: Any) -> BindingSet:
+    """The checks of ``/sc/ask`` and ``/sc/post`` on the bindings, and normalised values."""
+    if not isinstance(binding_set, list):
+        raise _error(400, "The BindingSet should be a valid JSON array with Bindings.")
+    result: BindingSet = []
+    for binding in binding_set:
+        result.append(_normalised_binding(binding))
+    return result
+
+
+def _normalised_binding(binding: Any) -> dict[str, str]:
+    if not isinstance(binding, dict):
+        raise _error(400, "Bindings must be non-null.")
+    normalised: dict[str, str] = {}
+    for key, value in binding.items():
+        if not isinstance(key, str) or key.startswith("?"):
+            raise _error(400, "Variable names should not be null or start with a question mark.")
+        if value is None:
+            raise _error(
+                400, "Variable values should not be null and follow SPARQL literal/iri syntax."
+            )
+        text = (
+            value
+            if isinstance(value, str)
+            else str(value).lower()
+            if isinstance(value, bool)
+            else str(value)
+        )
+        if text.startswith("?"):
+            raise _error(
+                400, "Binding values should be concrete nodes (either RDF literals or RDF URIs)."
+            )
+        try:
+            normalised[key] = normalise_term(text)
+        except ValueError as exc:
+            raise _error(
+                400,
+                f"Variable values should not be null and follow SPARQL literal/iri syntax. {exc}",
+            ) from exc
+    return normalised
+
+
+def _validate_answer(binding_set: Any, pattern: GraphPattern | None) -> BindingSet:
+    """The KE's checks of an answer against the ANSWER pattern or REACT result pattern."""
+    bindings = _validate_proactive(binding_set if binding_set is not None else [])
+    if pattern is None:
+        if bindings:
+            raise _error(400, "Bindings must be empty when the graph pattern is missing.")
+        return bindings
+    canonical = pattern.canonical()
+    for binding in bindings:
+        missing = sorted(pattern.variables - binding.keys())
+        if missing:
+            raise _error(
+                400,
+                "Expected a complete binding, but was missing some variable(s) that ARE in the "
+                f"graph pattern ('{canonical}'), but are missing from the binding, namely: "
+                f"[{', '.join('?' + v for v in missing)}]. Note that the question mark should "
+                "NOT be included in your binding keys.",
+            )
+        for key in binding:
+            if key not in pattern.variables:
+                raise _error(
+                    400,
+                    f"Given binding set uses key '{key}', but this does not occur as a variable "
+                    f"in graph pattern '{canonical}'.",
+                )
+    return bindings
+
+
+def _fits_any(binding: Mapping[str, str], incoming: BindingSet) -> bool:
+    """An answer fits when some incoming binding agrees with it on all its keys."""
+    if not incoming or incoming == [{}]:
+        return True
+    return any(all(binding.get(k) == v for k, v in given.items()) for given in incoming)
+
+
+def _gap(triple: Triple) -> str:
+    from ._matching import write_node
+
+    return " ".join(write_node(node) for node in triple)
