@@ -408,9 +408,9 @@ class LocalKnowledgeEngine:
         )
         kb.poll = waiter
         try:
-            result, pending = await asyncio.wait_for(asyncio.shield(waiter), self.heartbeat)
+            await asyncio.wait_for(asyncio.shield(waiter), self.heartbeat)
         except TimeoutError:
-            return PollResult.REPOLL, None
+            pass  # the heartbeat; but a request may have arrived at the same moment (below)
         except asyncio.CancelledError:
             # The client went away. Unlike the real KE, which keeps the slot until its
             # heartbeat and loses what it sends there, a request handed to this poll is put
@@ -426,6 +426,9 @@ class LocalKnowledgeEngine:
                 kb.poll = None
             if not waiter.done():
                 waiter.cancel()
+        if waiter.cancelled():
+            return PollResult.REPOLL, None
+        result, pending = waiter.result()
         return result, pending.request if pending is not None else None
 
     def _deliver(self, kb: _KnowledgeBase, pending: _Pending) -> HandleRequest:
