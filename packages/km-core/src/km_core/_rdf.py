@@ -104,9 +104,15 @@ _SIMPLE_UNESCAPES = {
 }
 
 
+_HTTP_WITHOUT_HOST = re.compile(r"(?i)https?:(?!//[^/?#])")
+
+
 def is_absolute_iri(text: str) -> bool:
-    """Whether ``text`` is an absolute IRI: a scheme, a colon, and no forbidden characters."""
-    return _ABSOLUTE_IRI.fullmatch(text) is not None
+    """Whether ``text`` is an absolute IRI: a scheme, a colon, no forbidden characters.
+
+    An ``http`` or ``https`` IRI must also name a host (``https://`` alone is not an IRI).
+    """
+    return _ABSOLUTE_IRI.fullmatch(text) is not None and not _HTTP_WITHOUT_HOST.match(text)
 
 
 def escape(text: str) -> str:

@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import logging
+import re
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -309,21 +310,24 @@ class LocalKnowledgeEngine:
         prefixes = registration.prefixes or {}
         pattern = argument = result = None
         if kind in (KnowledgeInteractionType.ASK, KnowledgeInteractionType.ANSWER):
-            if not registration.graph_pattern:
+            if registration.graph_pattern is None:
                 word = "ASK" if kind is KnowledgeInteractionType.ASK else "ANSWER"
                 raise _error(400, f"graphPattern must be given for {word} knowledge interactions.")
             pattern = _parse(registration.graph_pattern, prefixes)
         else:
-            if not registration.argument_graph_pattern and not registration.result_graph_pattern:
+            if (
+                registration.argument_graph_pattern is None
+                and registration.result_graph_pattern is None
+            ):
                 word = "POST" if kind is KnowledgeInteractionType.POST else "REACT"
                 raise _error(
                     400,
                     "At least one of argumentGraphPattern and resultGraphPattern must be given "
                     f"for {word} knowledge interactions.",
                 )
-            if registration.argument_graph_pattern:
+            if registration.argument_graph_pattern is not None:
                 argument = _parse(registration.argument_graph_pattern, prefixes)
-            if registration.result_graph_pattern:
+            if registration.result_graph_pattern is not None:
                 result = _parse(registration.result_graph_pattern, prefixes)
         act = registration.communicative_act
         if act is not None:
@@ -376,6 +380,9 @@ class LocalKnowledgeEngine:
             unknown="Knowledge base not found. (Has its lease already expired?)",
             invalid="Knowledge base not found, because its knowledge base ID must be a valid URI.",
         )
+        problem = _domain_knowledge_problem(knowledge)
+        if problem is not None:
+            raise _error(400, f"The provided domain knowledge should parse correctly: {problem}")
         kb.domain_knowledge = knowledge
 
     def domain_knowledge(self, kb_id: str) -> str:
@@ -401,8 +408,11 @@ class LocalKnowledgeEngine:
             raise PollConflictError(
                 "Only one connection per Knowledge-Base-Id is allowed and we already have one."
             )
-        if kb.queue:
-            return PollResult.HANDLE, self._deliver(kb, kb.queue.popleft())
+        while kb.queue:
+            queued = kb.queue.popleft()
+            if queued.ki.id in kb.interactions:
+                return PollResult.HANDLE, self._deliver(kb, queued)
+            # A request for a KI deleted since cannot be delivered; its asker times out.
         waiter: asyncio.Future[tuple[PollResult, _Pending | None]] = (
             asyncio.get_running_loop().create_future()
         )
@@ -515,15 +525,27 @@ class LocalKnowledgeEngine:
         try:
             bindings = _validate_answer(binding_set, pattern)
         except KnowledgeEngineResponseError as exc:
-            # The KE answers 400 and still hands the bad set on, where it fails the exchange.
-            del kb.outstanding[handle_request_id]
-            pending.answer.set_exception(
-                _Failed(f"java.lang.IllegalArgumentException: {exc.message}")
-            )
+            # The KE answers 400 and still hands the bad set on, where it fails the exchange;
+            # the request id stays registered.
+            if not pending.answer.done():
+                pending.answer.set_exception(
+                    _Failed(f"java.lang.IllegalArgumentException: {exc.message}")
+                )
             raise
         del kb.outstanding[handle_request_id]
-        if not pending.answer.done():
-            pending.answer.set_result(bindings)
+        if pending.answer.done():
+            return
+        unmatched = _unmatched_binding(bindings, pending.request.binding_set, ki)
+        if unmatched is not None:
+            # The smart connector's own check: the answering client sees 200, the asker FAILED.
+            pending.answer.set_exception(
+                _Failed(
+                    f"java.lang.IllegalArgumentException: KB gave outgoing binding Binding "
+                    f"{unmatched}, but this doesn't have a matching incoming binding!"
+                )
+            )
+            return
+        pending.answer.set_result(bindings)
 
     # ------------------------------------------------------------------ ask and post
 
@@ -632,8 +654,9 @@ class LocalKnowledgeEngine:
                     ki.result.triples, candidate.result.triples, cover="target", start=match
                 )
             exchanges.append((candidate, match, result_match))
+        wanted = ki.result.variables if ki.result is not None else frozenset()
         results = await asyncio.gather(
-            *(self._react(kb, c, m, r, incoming) for c, m, r in exchanges)
+            *(self._react(kb, c, m, r, incoming, wanted) for c, m, r in exchanges)
         )
         combined: list[dict[str, str]] = []
         infos: list[PostExchangeInfo] = []
@@ -678,8 +701,9 @@ class LocalKnowledgeEngine:
         match: Match,
         result_match: Match | None,
         incoming: BindingSet,
+        wanted: frozenset[str],
     ) -> tuple[dict[str, Any], BindingSet]:
-        """One POST → REACT exchange."""
+        """One POST → REACT exchange; results projected onto the POST's result variables."""
         sent = translate(
             incoming,
             match,
@@ -702,7 +726,8 @@ class LocalKnowledgeEngine:
         info.update(status=ExchangeStatus.SUCCEEDED, resultBindingSet=returned, exchangeEnd=_now())
         if result_match is None:
             return info, []
-        return info, translate(returned, result_match, forward=False)
+        back = translate(returned, result_match, forward=False)
+        return info, [{k: v for k, v in b.items() if k in wanted} for b in back]
 
     async def _await(self, ki: _Interaction, sent: BindingSet, requester: str) -> BindingSet:
         pending = self._send(ki, sent, requester)
@@ -731,6 +756,8 @@ def _is_ki_name(name: str) -> bool:
 def _parse(text: str, prefixes: Mapping[str, str]) -> GraphPattern:
     from km_core import GraphPatternError
 
+    if not text.strip():
+        raise _error(400, f"Invalid graph pattern: {text}")
     try:
         return parse_graph_pattern(text, prefixes)
     except GraphPatternError as exc:
@@ -837,3 +864,51 @@ def _gap(triple: Triple) -> str:
     from ._matching import write_node
 
     return " ".join(write_node(node) for node in triple)
+
+
+def _unmatched_binding(
+    outgoing: BindingSet, incoming: BindingSet, ki: _Interaction
+) -> dict[str, str] | None:
+    """An outgoing binding that agrees with no incoming one, as the KE checks it, or None.
+
+    ANSWER: some incoming binding's values must all be in the outgoing binding. REACT: the same,
+    on the variables that occur in both its argument and its result pattern.
+    """
+    given = [b for b in incoming if b]
+    if not given:
+        return None
+    shared: frozenset[str] | None = None
+    if ki.kind is KnowledgeInteractionType.REACT:
+        argument = ki.argument.variables if ki.argument else frozenset()
+        shared = argument & (ki.result.variables if ki.result else frozenset())
+    for binding in outgoing:
+        fits = any(
+            all(binding.get(k) == v for k, v in source.items() if shared is None or k in shared)
+            for source in given
+        )
+        if not fits:
+            return binding
+    return None
+
+
+_JENA_PREFIXES = frozenset({"rdf", "rdfs", "owl", "xsd"})
+_RULE_PREFIX = re.compile(r"@prefix\s+([A-Za-z][\w-]*)?:\s*<[^>]*>\s*\.?")
+_PREFIXED = re.compile(r"(?<![\w<\"?])([A-Za-z][\w-]*):[A-Za-z_]")
+_OPAQUE = re.compile(r'<[^>]*>|"(?:[^"\\]|\\.)*"')  # IRIs and strings may hold anything
+
+
+def _domain_knowledge_problem(text: str) -> str | None:
+    """What keeps Jena-style rules from parsing (undeclared prefixes, unbalanced brackets)."""
+    declared = set(_JENA_PREFIXES) | {m.group(1) or "" for m in _RULE_PREFIX.finditer(text)}
+    body = _OPAQUE.sub("", _RULE_PREFIX.sub("", text))
+    for match in _PREFIXED.finditer(body):
+        if match.group(1) not in declared:
+            return f"Unrecognized prefix '{match.group(1)}'"
+    depth = 0
+    for char in body:
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
+        if depth < 0:
+            return "a closing bracket without its opening one"
+    if depth:
+        return "an opening bracket without its closing one"
+    return None

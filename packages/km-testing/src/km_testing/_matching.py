@@ -149,12 +149,13 @@ def translate(
 ) -> list[dict[str, str]]:
     """Carry bindings across a match: target to candidate names, or back.
 
-    A binding whose value contradicts a constant it meets is dropped. With no bindings (or only
-    an empty one), the constants of one side still bind the variables they face on the other.
+    A binding whose value contradicts a constant it meets is dropped. A request with no bindings
+    (or only an empty one) still carries the target's constants to the variables they face.
     """
     pairs = match.backward if forward else match.forward  # destination variable -> source node
     opposite = match.forward if forward else match.backward  # source variable -> destination
-    rows = [b for b in bindings if b] or [{}]
+    # A request without bindings still carries the asker's constants; an empty answer is empty.
+    rows = ([b for b in bindings if b] or [{}]) if forward else list(bindings)
     result: list[dict[str, str]] = []
     for row in rows:
         if any(
