@@ -1647,3 +1647,17 @@ async def test_an_idle_engine_with_an_open_poll_uses_no_cpu(network: Network) ->
     assert time.monotonic() - started >= 0.45
     assert cpu < 0.1, f"{cpu:.3f} s of CPU in 0.5 s of idling"
     assert trees.handlers_in_flight == 0
+
+
+async def test_an_error_message_after_a_rejected_answer_is_accepted(
+    pair: tuple[str, str], engine: LocalKnowledgeEngine
+) -> None:
+    ask_id, answer_id = pair
+    task = asyncio.create_task(engine.ask(ASKER, ask_id, []))
+    _, request = await engine.poll(ANSWERER)
+    assert request is not None
+    with ke_error():
+        engine.answer(ANSWERER, answer_id, request.handle_request_id, [{"tree": OAK}])
+    engine.answer(ANSWERER, answer_id, request.handle_request_id, None, "gave up")
+    result = await settled(task)
+    assert result.exchange_info[0].status is ExchangeStatus.FAILED

@@ -3,13 +3,19 @@
 `TestClient` is an in-memory `km_core.ClientProtocol` that lets a test drive a knowledge base's
 handling loop and outgoing calls without a Knowledge Engine. `LocalKnowledgeEngine` behaves like
 a real Knowledge Engine for everything a knowledge base can observe; reach it in process with
-`LocalEngineClient`, or over HTTP with ``km-testing serve``.
+`LocalEngineClient`, or over HTTP with ``km-testing serve`` or the ASGI app of `create_app`
+(both need ``pip install km-testing[server]``).
 """
+
+from typing import TYPE_CHECKING, Any
 
 from .__about__ import __version__
 from ._engine import DEFAULT_HEARTBEAT, DEFAULT_KB_WAIT_TIMEOUT, LocalKnowledgeEngine
 from ._local_client import LocalEngineClient
 from ._test_client import OutgoingCall, RecordedHandleResponse, TestClient
+
+if TYPE_CHECKING:
+    from ._server import create_app
 
 __all__ = [
     "DEFAULT_HEARTBEAT",
@@ -20,4 +26,14 @@ __all__ = [
     "RecordedHandleResponse",
     "TestClient",
     "__version__",
+    "create_app",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # create_app needs the server extra (starlette); import it only when asked for.
+    if name == "create_app":
+        from ._server import create_app
+
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -516,9 +516,10 @@ class LocalKnowledgeEngine:
         if error_message is not None:
             del kb.outstanding[handle_request_id]
             verb = "ANSWERing" if pending.ki.kind is KnowledgeInteractionType.ANSWER else "REACTing"
-            pending.answer.set_exception(
-                _Failed(f"An error occurred while {verb}: {error_message}")
-            )
+            if not pending.answer.done():  # a rejected answer may have failed it already
+                pending.answer.set_exception(
+                    _Failed(f"An error occurred while {verb}: {error_message}")
+                )
             return
         ki = pending.ki
         pattern = ki.pattern if ki.kind is KnowledgeInteractionType.ANSWER else ki.result

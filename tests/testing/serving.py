@@ -1,0 +1,193 @@
+"""Helpers for the server tests: an engine that reports its polls, a uvicorn server in the test's
+event loop, and a ``km-testing serve`` subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from km_core import HandleRequest, PollResult
+from km_testing import LocalKnowledgeEngine
+
+HOST = "127.0.0.1"
+
+
+class ObservedEngine(LocalKnowledgeEngine):
+    """A LocalKnowledgeEngine that tells the test when long polls open and end.
+
+    ``poll`` takes the KB's poll slot before it first waits, so once `polls_opened` counts a
+    poll, that poll holds the slot (or has already failed with 404 or 409).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.polls_opened = 0
+        self.polls_ended = 0
+        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
+
+    def _changed(self) -> None:
+        for check, waiter in self._waiters:
+            if not waiter.done() and check():
+                waiter.set_result(None)
+
+    async def poll(self, kb_id: str | None) -> tuple[PollResult, HandleRequest | None]:
+        self.polls_opened += 1
+        self._changed()
+        try:
+            return await super().poll(kb_id)
+        finally:
+            self.polls_ended += 1
+            self._changed()
+
+    async def wait_for_polls(self, *, opened: int = 0, ended: int = 0) -> None:
+        """Wait until at least ``opened`` polls have opened and ``ended`` have ended."""
+
+        def check() -> bool:
+            return self.polls_opened >= opened and self.polls_ended >= ended
+
+        if check():
+            return
+        entry = (check, asyncio.get_running_loop().create_future())
+        self._waiters.append(entry)
+        try:
+            await asyncio.wait_for(entry[1], 10)
+        finally:
+            self._waiters.remove(entry)
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that sets an event once it listens."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.listening = asyncio.Event()
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        self.listening.set()
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Starlette) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on 127.0.0.1 and an ephemeral port, in this event loop.
+
+    Yields:
+        The base URL, ``http://127.0.0.1:<port>/rest``.
+    """
+    config = uvicorn.Config(
+        app,
+        host=HOST,
+        port=0,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        ws="none",
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+    )
+    server = _Server(config)
+    serve = asyncio.create_task(server.serve(), name="uvicorn")
+    listening = asyncio.create_task(server.listening.wait())
+    try:
+        await asyncio.wait({serve, listening}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        if not listening.done():
+            raise RuntimeError("the uvicorn server did not start")
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://{HOST}:{port}/rest"
+    finally:
+        listening.cancel()
+        server.should_exit = True
+        await asyncio.wait_for(serve, 10)
+
+
+async def read_line_matching(
+    stream: asyncio.StreamReader, pattern: str, *, within: float = 20
+) -> re.Match[str]:
+    """Read lines until one matches ``pattern``; fail at EOF or after ``within`` seconds."""
+    seen: list[str] = []
+    async with asyncio.timeout(within):
+        while True:
+            raw = await stream.readline()
+            if not raw:
+                raise AssertionError(f"no line matched {pattern!r} before EOF; read: {seen}")
+            line = raw.decode(errors="replace").rstrip("\n")
+            seen.append(line)
+            found = re.search(pattern, line)
+            if found:
+                return found
+
+
+async def start_process(
+    *args: str, stderr_path: Path, env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """Start ``python *args`` with stdout piped and stderr to a file."""
+    with stderr_path.open("wb") as stderr:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+
+
+async def stop_process(
+    process: asyncio.subprocess.Process, *, sig: int = signal.SIGTERM, grace: float = 10
+) -> int:
+    """Send ``sig`` and wait for the exit; kill the process if it overstays ``grace`` seconds.
+
+    Returns:
+        The exit status (negative: killed by that signal).
+    """
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(sig)
+    try:
+        await asyncio.wait_for(process.wait(), grace)
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+        if process.stdout is not None:
+            await asyncio.wait_for(process.stdout.read(), grace)  # to EOF: the pipe closes
+    assert process.returncode is not None
+    return process.returncode
+
+
+@contextlib.asynccontextmanager
+async def km_testing_serve(tmp_path: Path, *options: str) -> AsyncIterator[tuple[str, Path]]:
+    """Run ``km-testing serve --port 0 *options`` in a subprocess until the block ends.
+
+    Yields:
+        The base URL the server printed, and the file its stderr goes to.
+    """
+    stderr_path = tmp_path / "km-testing-serve.stderr"
+    process = await start_process(
+        "-m",
+        "km_testing._cli",
+        "serve",
+        "--port",
+        "0",
+        "--log-level",
+        "warning",
+        *options,
+        stderr_path=stderr_path,
+    )
+    try:
+        assert process.stdout is not None
+        found = await read_line_matching(process.stdout, r"(http://\S+/rest)")
+        yield found.group(1), stderr_path
+    finally:
+        await stop_process(process)
