@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.testing.serving import km_testing_serve
 
 DEMO = Path(__file__).parent.parent / "examples" / "demo.py"
 
@@ -28,3 +31,23 @@ def test_the_demo_shows_an_exchange_and_the_speedup() -> None:
     match = re.search(r"was ([\d.]+)x faster", out)
     assert match is not None, out
     assert float(match.group(1)) > 3  # ideally 10; a wide bound for a noisy machine
+
+
+async def test_the_demo_runs_against_a_served_engine_with_ke_url(tmp_path: Path) -> None:
+    async with km_testing_serve(tmp_path) as (base_url, _):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(DEMO),
+            "--ke-url",
+            base_url,
+            "--requests",
+            "10",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 120)
+    out = stdout.decode()
+    assert process.returncode == 0, stderr.decode()
+    assert f"Using the Knowledge Engine at {base_url}" in out
+    assert "trees reacted: <http://example.org/elm> gets" in out
+    assert re.search(r"was [\d.]+x faster", out), out
