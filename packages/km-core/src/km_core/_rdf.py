@@ -224,7 +224,22 @@ def write_literal(lexical: str, datatype: str | None = None) -> str:
 # ---------------------------------------------------------------------- term types
 
 
-class IRI(str):
+class _TextTerm(str):
+    """A ``str`` subclass that pydantic validates by calling the class itself."""
+
+    __slots__ = ()
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            _validate_as(cls),
+            serialization=core_schema.plain_serializer_function_ser_schema(str),
+        )
+
+
+class IRI(_TextTerm):
     """An absolute IRI (``http://example.org/oak``), written ``<http://example.org/oak>``.
 
     Accepts the IRI with or without its angle brackets and keeps it without them.
@@ -252,17 +267,8 @@ class IRI(str):
         """The IRI as an RDF term: in angle brackets."""
         return f"<{self}>"
 
-    @classmethod
-    def __get_pydantic_core_schema__(
-        cls, source: type[Any], handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(
-            _validate_as(cls),
-            serialization=core_schema.plain_serializer_function_ser_schema(str),
-        )
 
-
-class RDFTerm(str):
+class RDFTerm(_TextTerm):
     """Any RDF term, kept exactly as it was written: the lossless choice.
 
     Raises:
@@ -279,15 +285,6 @@ class RDFTerm(str):
 
     def __repr__(self) -> str:
         return f"RDFTerm({str(self)!r})"
-
-    @classmethod
-    def __get_pydantic_core_schema__(
-        cls, source: type[Any], handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(
-            _validate_as(cls),
-            serialization=core_schema.plain_serializer_function_ser_schema(str),
-        )
 
 
 def _validate_as(cls: Callable[[str], Any]) -> Callable[[Any], Any]:

@@ -275,11 +275,10 @@ class HttpxClient:
                 return adapter.validate_json(response.content)
             return adapter.model_validate_json(response.content)
         except ValidationError as exc:
-            raise UnexpectedResponseError(
+            raise _unexpected(
+                response,
                 f"the Knowledge Engine's answer could not be read: {_first_problem(exc)}",
-                status_code=response.status_code,
-                body=response.text[:_BODY_SAMPLE],
-                endpoint=endpoint,
+                endpoint,
                 kb_id=kb_id,
                 ki_id=ki_id,
             ) from exc
@@ -292,11 +291,10 @@ class HttpxClient:
         body = self._json_object(response, "GET /version")
         version = body.get("version")
         if not isinstance(version, str):
-            raise UnexpectedResponseError(
+            raise _unexpected(
+                response,
                 "the Knowledge Engine's answer has no version",
-                status_code=response.status_code,
-                body=response.text[:_BODY_SAMPLE],
-                endpoint="GET /version",
+                "GET /version",
             )
         return version
 
@@ -310,20 +308,18 @@ class HttpxClient:
         try:
             body = response.json()
         except ValueError as exc:
-            raise UnexpectedResponseError(
+            raise _unexpected(
+                response,
                 f"the Knowledge Engine answered with something that is not JSON: {exc}",
-                status_code=response.status_code,
-                body=response.text[:_BODY_SAMPLE],
-                endpoint=endpoint,
+                endpoint,
                 kb_id=kb_id,
                 ki_id=ki_id,
             ) from exc
         if not isinstance(body, dict):
-            raise UnexpectedResponseError(
+            raise _unexpected(
+                response,
                 f"the Knowledge Engine answered with a JSON {type(body).__name__}, not an object",
-                status_code=response.status_code,
-                body=response.text[:_BODY_SAMPLE],
-                endpoint=endpoint,
+                endpoint,
                 kb_id=kb_id,
                 ki_id=ki_id,
             )
@@ -396,11 +392,10 @@ class HttpxClient:
         body = self._json_object(response, "POST /sc/ki", kb_id)
         ki_id = body.get("knowledgeInteractionId")
         if not isinstance(ki_id, str):
-            raise UnexpectedResponseError(
+            raise _unexpected(
+                response,
                 "the Knowledge Engine's answer has no knowledgeInteractionId",
-                status_code=response.status_code,
-                body=response.text[:_BODY_SAMPLE],
-                endpoint="POST /sc/ki",
+                "POST /sc/ki",
                 kb_id=kb_id,
             )
         return ki_id
@@ -533,3 +528,21 @@ def _first_problem(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"]) or "body"
     return f"{where}: {error['msg']}"
+
+
+def _unexpected(
+    response: httpx.Response,
+    message: str,
+    endpoint: str,
+    kb_id: str | None = None,
+    ki_id: str | None = None,
+) -> UnexpectedResponseError:
+    """The error for an answer the SDK cannot read, with the start of its body."""
+    return UnexpectedResponseError(
+        message,
+        status_code=response.status_code,
+        body=response.text[:_BODY_SAMPLE],
+        endpoint=endpoint,
+        kb_id=kb_id,
+        ki_id=ki_id,
+    )
