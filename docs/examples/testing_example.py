@@ -11,6 +11,7 @@ from km_core import (
     KnowledgeBase,
     PollConflictError,
     PollResult,
+    SmartConnectorNotFoundError,
 )
 from km_testing import TestClient
 
@@ -82,7 +83,8 @@ async def serve_while_the_test_waits(client: TestClient, kb: KnowledgeBase) -> N
 async def lose_a_response(client: TestClient, kb: KnowledgeBase) -> None:
     """Make one response post fail; the loop logs it and goes on with the next request."""
     answered_before = len(client.handle_responses)
-    client.fail_next("post_handle_response")
+    # A failure the loop cannot retry (the KE no longer knows the request): it is dropped.
+    client.fail_next("post_handle_response", SmartConnectorNotFoundError("gone"))
     lost = client.enqueue_handle_request("tree-heights", [{"tree": OAK}])
     kept = client.enqueue_handle_request("tree-heights", [{"tree": OAK}])
     client.enqueue_repoll()  # the KE's heartbeat: counts as a poll, starts no handler

@@ -26,6 +26,7 @@ from km_core import (
     PollConflictError,
     PollResult,
     SmartConnectorNotFoundError,
+    UnexpectedResponseError,
 )
 from km_testing import TestClient
 from tests.support import EX, OAK, Arrivals, let_the_loop_run
@@ -370,28 +371,60 @@ async def test_a_reaction_without_result_pattern_must_not_return_bindings(
     assert len(calls) == 2
 
 
-async def test_a_failed_response_post_is_logged_and_releases_its_permit(
-    kb: KnowledgeBase, client: TestClient, caplog: pytest.LogCaptureFixture
+def quick_kb(client: TestClient, **options: object) -> KnowledgeBase:
+    """A KB whose retries and backoffs take milliseconds."""
+    return KnowledgeBase(
+        id="http://example.org/kb/quick",
+        name="quick",
+        description="",
+        client=client,
+        poll_backoff=Backoff(initial=0.001, maximum=0.01),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def test_a_response_post_that_fails_for_a_while_is_posted_again(
+    client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
+    kb = quick_kb(client)
+
     @kb.answer_ki("heights", PATTERN, prefixes=EX)
     async def heights(binding_set: BindingSet) -> BindingSet:
         return ANSWER
 
     await start(kb)
-    client.fail_next("post_handle_response", times=2)
-    ids = enqueue(client, 5)
+    client.fail_next("post_handle_response", times=3)  # the KE is away for three attempts
+    ids = enqueue(client, 3)
+    client.enqueue_exit()
+    with caplog.at_level(logging.INFO, logger="km_core"):
+        await kb.start_handling_loop(max_concurrent_handlers=1)
+    assert answered_ids(client) == ids
+    assert any("after 3 failed attempts" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_response_that_cannot_be_posted_is_dropped_and_releases_its_permit(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    kb = quick_kb(client, response_retry_period=0.05)
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        return ANSWER
+
+    await start(kb)
+    # The first is refused for good (404), the second fails until its retry period is over.
+    client.fail_next("post_handle_response", SmartConnectorNotFoundError("Handle request gone"))
+    client.fail_next("post_handle_response", times=1000)
+    ids = enqueue(client, 3)
     client.enqueue_exit()
     with caplog.at_level(logging.ERROR, logger="km_core"):
-        # One permit: had a failed post leaked it, the loop would hang on the third request.
+        # One permit: had a dropped response leaked it, the loop would hang on the third.
         await kb.start_handling_loop(max_concurrent_handlers=1)
-    assert answered_ids(client) == ids[2:]
-    failures = [r for r in caplog.records if "could not post the response" in r.getMessage()]
-    assert len(failures) == 2
-    assert f"handle request {ids[0]}" in failures[0].getMessage()
-    assert all(
-        isinstance(r.exc_info[1], KnowledgeEngineUnavailableError) for r in failures if r.exc_info
-    )
+    dropped = [r for r in caplog.records if "dropping it" in r.getMessage()]
+    assert [f"handle request {ids[0]}" in dropped[0].getMessage()] == [True]
+    assert len(dropped) >= 2
     assert kb.handlers_in_flight == 0
+    assert client.pending_handle_requests == 0
 
 
 # ---------------------------------------------------------------- shutdown (story 8) and loops
@@ -546,15 +579,49 @@ async def test_a_lasting_poll_error_ends_the_loop_after_answering_in_flight_requ
     ids = enqueue(client, 2)
     loop_task = asyncio.create_task(kb.start_handling_loop(max_concurrent_handlers=10))
     await arrivals.wait_for(2)
-    # The open poll is waiting; the next one finds the KB gone (not worth retrying).
-    client.fail_next("poll_ki_call", SmartConnectorNotFoundError("gone", kb_id=kb.id))
+    # The open poll is waiting; the next one gets an answer nobody can read (not retried).
+    client.fail_next("poll_ki_call", UnexpectedResponseError("garbled", kb_id=kb.id))
     client.enqueue_repoll()
     await let_the_loop_run()
     assert not loop_task.done()
     release.set()
-    with pytest.raises(SmartConnectorNotFoundError, match="gone"):
+    with pytest.raises(UnexpectedResponseError, match="garbled"):
         await loop_task
     assert answered_ids(client) == ids
+
+
+async def test_a_ke_that_forgot_the_kb_gets_it_registered_again(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    kb = quick_kb(client)
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        return ANSWER
+
+    asking = kb.ask_ki("neighbours", PATTERN, prefixes=EX)
+    await start(kb)
+    registrations: list[str] = []
+    original = client.register_kb
+
+    async def counting(*args: object, **kwargs: object) -> None:
+        registrations.append("kb")
+        await original(*args, **kwargs)  # type: ignore[arg-type]
+
+    client.register_kb = counting  # type: ignore[method-assign]
+    # The KE restarts: it forgets the KB; the next poll is a 404.
+    client.fail_next("poll_ki_call", SmartConnectorNotFoundError("unknown KB", kb_id=kb.id))
+    ids = enqueue(client, 2)
+    client.enqueue_exit()
+    with caplog.at_level(logging.WARNING, logger="km_core"):
+        await kb.start_handling_loop()
+    assert registrations == ["kb"]
+    assert sorted(client.registered_kis) == sorted(
+        [f"{kb.id}/interaction/heights", f"{kb.id}/interaction/neighbours"]
+    )
+    assert asking.id == f"{kb.id}/interaction/neighbours"
+    assert answered_ids(client) == ids  # requests that arrived meanwhile are served afterwards
+    assert any("registering again" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,6 @@ from km_core import (
     BindingSet,
     ClientClosedError,
     KnowledgeBase,
-    SmartConnectorNotFoundError,
 )
 from km_httpx import HttpxClient
 from tests.support import Arrivals
@@ -38,6 +37,7 @@ class ScriptedKnowledgeEngine:
         self.poll_opened = asyncio.Event()
         self.conflicts = 0
         self.polls = 0
+        self.registrations = 0
         self.answers: list[tuple[httpx.Headers, dict[str, Any]]] = []
 
     def handle(self, request_id: int, binding_set: BindingSet) -> None:
@@ -54,7 +54,10 @@ class ScriptedKnowledgeEngine:
         path = request.url.path.removeprefix("/rest")
         if path == "/version":
             return httpx.Response(200, json={"version": "1.5.0"})
-        if path == "/sc" and request.method in ("POST", "DELETE"):
+        if path == "/sc" and request.method == "POST":
+            self.registrations += 1
+            return httpx.Response(200)
+        if path == "/sc" and request.method == "DELETE":
             return httpx.Response(200)
         if path == "/sc/ki" and request.method == "POST":
             name = json.loads(request.content)["knowledgeInteractionName"]
@@ -182,21 +185,21 @@ async def test_the_loop_survives_409_500_and_a_dropped_connection(
     assert any("polling failed" in m and "scripted 503" in m for m in messages)
 
 
-async def test_a_404_during_the_poll_ends_the_loop_with_a_clear_error(
+async def test_a_404_during_the_poll_registers_the_kb_again(
     http_kb: KnowledgeBase, engine: ScriptedKnowledgeEngine
 ) -> None:
     @http_kb.answer_ki("heights", "?tree <http://example.org/height> ?height .")
     async def heights(binding_set: BindingSet) -> BindingSet:
-        return []
+        return [{"tree": OAK, "height": '"1"'}]
 
     await http_kb.register()
-    engine.script.put_nowait(404)
-
-    with pytest.raises(SmartConnectorNotFoundError) as caught:
-        await http_kb.start_handling_loop()
-    assert caught.value.status_code == 404
-    assert caught.value.endpoint == "GET /sc/handle"
-    assert caught.value.kb_id == KB_ID
+    assert engine.registrations == 1
+    engine.script.put_nowait(404)  # the KE restarted and forgot the KB
+    engine.handle(1, [])
+    engine.script.put_nowait("exit")
+    await http_kb.start_handling_loop()
+    assert engine.registrations == 2
+    assert [body["handleRequestId"] for _, body in engine.answers] == [1]
 
 
 async def test_closing_the_client_during_a_poll_ends_the_loop_with_an_error(

@@ -30,7 +30,7 @@ from ._interactions import (
     PostKnowledgeInteraction,
     ReactKnowledgeInteraction,
 )
-from ._knowledge_base import AskResponse, KnowledgeBase, PostResponse
+from ._knowledge_base import AskResponse, ErrorPolicy, KnowledgeBase, PostResponse
 from ._models import (
     AskExchangeInfo,
     AskResult,
@@ -72,6 +72,7 @@ __all__ = [
     "ConfigurationError",
     "Datatype",
     "Depends",
+    "ErrorPolicy",
     "ExchangeInfo",
     "ExchangeStatus",
     "GraphPatternError",

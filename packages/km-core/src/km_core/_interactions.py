@@ -148,6 +148,7 @@ class KnowledgeInteraction:
         self.name = check_ki_name(name)
         self.prefixes = _check_prefixes(name, prefixes)
         self.id: str | None = None
+        self.timeout: float | None = None
 
     def _registration_fields(self) -> dict[str, Any]:
         raise NotImplementedError

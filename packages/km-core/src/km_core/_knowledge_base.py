@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import enum
 import logging
 import re
+import signal
 import sys
+import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, overload
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar, overload
 
 from ._backoff import Backoff
 from ._binding_model import BindingModel
@@ -25,6 +30,7 @@ from ._errors import (
     ConfigurationError,
     KnowledgeEngineError,
     KnowledgeEngineUnavailableError,
+    SmartConnectorNotFoundError,
     UnknownKnowledgeInteractionError,
 )
 from ._interactions import (
@@ -49,7 +55,7 @@ from ._models import (
 )
 from ._protocol import ClientProtocol
 
-__all__ = ["AskResponse", "KnowledgeBase", "PostResponse"]
+__all__ = ["AskResponse", "ErrorPolicy", "KnowledgeBase", "PostResponse"]
 
 logger = logging.getLogger("km_core")
 
@@ -65,6 +71,35 @@ K = TypeVar("K", bound=KnowledgeInteraction)
 _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
 
 Handled = AnswerKnowledgeInteraction | ReactKnowledgeInteraction
+
+
+class ErrorPolicy(enum.Enum):
+    """How the handling loop answers a request it could not serve.
+
+    A handler that raised or timed out, a result that is not a binding set, a request for an
+    unknown interaction, a request cut short by shutdown: each is logged in full, and the
+    requester gets one of these answers.
+    """
+
+    EMPTY_BINDING_SET = "empty_binding_set"
+    """An empty binding set: to the requester, the same as "no data"."""
+    ERROR_MESSAGE = "error_message"
+    """The KE's ``errorMessage``: the requester's exchange info says FAILED, and why. The
+    message names the interaction and the kind of failure, never a stack trace or the
+    exception's own text (which may hold secrets)."""
+
+
+class _HandlerTimeout(Exception):
+    """A handler did not answer within its timeout."""
+
+
+def _with_timeout(ki: Handled, timeout: float | None) -> Handled:
+    if timeout is not None and timeout <= 0:
+        raise ConfigurationError(
+            f"knowledge interaction {ki.name!r}: timeout must be positive, got {timeout!r}"
+        )
+    ki.timeout = timeout
+    return ki
 
 
 def _declaring_scope() -> dict[str, Any] | None:
@@ -124,7 +159,14 @@ class KnowledgeBase:
         reasoner_level: The KE's reasoner level for this KB (1 to 5); ``None`` uses the KE's
             default.
         poll_backoff: How long the handling loop waits before polling again after a transient
-            error (the KE unreachable, a 409 from a stale poll, a 5xx).
+            error (the KE unreachable, a 409 from a stale poll, a 5xx), and between attempts to
+            post a response or to register again.
+        error_policy: How a request the loop could not serve is answered.
+        handler_timeout: Seconds a handler may take before its request is answered as failed
+            (per interaction: the decorators' ``timeout``); ``None``: no limit.
+        response_retry_period: Seconds during which a response that could not be posted
+            (the KE unreachable, a 5xx) is tried again; after that it is dropped with an error
+            log. The KE's asker waits 10 s by default.
 
     Attributes:
         dependency_overrides: Maps a dependency factory to the factory to call instead, at every
@@ -141,7 +183,12 @@ class KnowledgeBase:
         lease_renewal_time: int | None = None,
         reasoner_level: int | None = None,
         poll_backoff: Backoff | None = None,
+        error_policy: ErrorPolicy = ErrorPolicy.EMPTY_BINDING_SET,
+        handler_timeout: float | None = None,
+        response_retry_period: float = 10.0,
     ) -> None:
+        if handler_timeout is not None and handler_timeout <= 0:
+            raise ConfigurationError(f"handler_timeout must be positive, got {handler_timeout!r}")
         if not isinstance(id, str) or not _ABSOLUTE_IRI.fullmatch(id):
             raise ConfigurationError(
                 f"knowledge base id {id!r} is not an absolute IRI (for example "
@@ -167,6 +214,14 @@ class KnowledgeBase:
         self.lease_renewal_time = lease_renewal_time
         self.reasoner_level = reasoner_level
         self.poll_backoff = poll_backoff or Backoff()
+        self.error_policy = ErrorPolicy(error_policy)
+        self.handler_timeout = handler_timeout
+        self.response_retry_period = response_retry_period
+        self._loop_task: asyncio.Task[Any] | None = None
+        self._stop_requested = False
+        self._loop_done: asyncio.Event | None = None
+        self._abandoned: set[asyncio.Task[Any]] = set()
+        self._lease_task: asyncio.Task[None] | None = None
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         self._overridden: dict[Callable[..., Any], Dependant] = {}
         self._interactions: dict[str, KnowledgeInteraction] = {}
@@ -205,6 +260,7 @@ class KnowledgeBase:
         *,
         prefixes: Mapping[str, str] | None = None,
         binding_model: type[BindingModel] | None = None,
+        timeout: float | None = None,
     ) -> Callable[[F], F]:
         """Declare an ANSWER interaction served by the decorated handler.
 
@@ -220,6 +276,7 @@ class KnowledgeBase:
             prefixes: Prefix names used in the pattern, to namespace IRIs.
             binding_model: The `BindingModel` the handler receives and answers with; plain
                 dict answers must fit it too.
+            timeout: Seconds the handler may take (overrides the KB's ``handler_timeout``).
 
         Raises:
             ConfigurationError: a bad name, pattern, prefixes or model, or a name in use.
@@ -227,16 +284,15 @@ class KnowledgeBase:
         """
 
         def decorator(function: F) -> F:
-            self._declare(
-                AnswerKnowledgeInteraction(
-                    scope=_declaring_scope(),
-                    name=name,
-                    graph_pattern=graph_pattern,
-                    handler=function,
-                    prefixes=prefixes,
-                    binding_model=binding_model,
-                )
+            ki = AnswerKnowledgeInteraction(
+                scope=_declaring_scope(),
+                name=name,
+                graph_pattern=graph_pattern,
+                handler=function,
+                prefixes=prefixes,
+                binding_model=binding_model,
             )
+            self._declare(_with_timeout(ki, timeout))
             return function
 
         return decorator
@@ -250,6 +306,7 @@ class KnowledgeBase:
         prefixes: Mapping[str, str] | None = None,
         argument_model: type[BindingModel] | None = None,
         result_model: type[BindingModel] | None = None,
+        timeout: float | None = None,
     ) -> Callable[[F], F]:
         """Declare a REACT interaction served by the decorated handler.
 
@@ -263,6 +320,7 @@ class KnowledgeBase:
             prefixes: Prefix names used in the patterns, to namespace IRIs.
             argument_model: The `BindingModel` the handler receives.
             result_model: The `BindingModel` it answers with; plain dict results must fit it.
+            timeout: Seconds the handler may take (overrides the KB's ``handler_timeout``).
 
         Raises:
             ConfigurationError: a bad name, pattern, prefixes or model, or a name in use.
@@ -270,18 +328,17 @@ class KnowledgeBase:
         """
 
         def decorator(function: F) -> F:
-            self._declare(
-                ReactKnowledgeInteraction(
-                    scope=_declaring_scope(),
-                    name=name,
-                    argument_graph_pattern=argument_graph_pattern,
-                    result_graph_pattern=result_graph_pattern,
-                    handler=function,
-                    prefixes=prefixes,
-                    argument_model=argument_model,
-                    result_model=result_model,
-                )
+            ki = ReactKnowledgeInteraction(
+                scope=_declaring_scope(),
+                name=name,
+                argument_graph_pattern=argument_graph_pattern,
+                result_graph_pattern=result_graph_pattern,
+                handler=function,
+                prefixes=prefixes,
+                argument_model=argument_model,
+                result_model=result_model,
             )
+            self._declare(_with_timeout(ki, timeout))
             return function
 
         return decorator
@@ -454,16 +511,35 @@ class KnowledgeBase:
             reasoner_level=self.reasoner_level,
         )
 
-    async def connect(self) -> None:
-        """Check that the Knowledge Engine answers.
+    async def connect(self, *, wait: float | None = 0) -> None:
+        """Check that the Knowledge Engine answers, waiting for it if asked to.
+
+        Args:
+            wait: Seconds to keep trying (backing off per ``poll_backoff``) while the KE does
+                not answer, for a KE that starts later than the KB; ``0`` tries once, ``None``
+                tries until it answers.
 
         Raises:
-            KnowledgeEngineUnavailableError: the KE does not answer, or not with a version.
+            KnowledgeEngineUnavailableError: the KE did not answer (with a version) in time.
         """
-        if not await self.client.ke_is_available():
-            raise KnowledgeEngineUnavailableError(
-                "the Knowledge Engine is not available", kb_id=self.id
-            )
+        deadline = None if wait is None else time.monotonic() + wait
+        attempts = 0
+        while not await self.client.ke_is_available():
+            attempts += 1
+            delay = self.poll_backoff.delay(attempts)
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise KnowledgeEngineUnavailableError(
+                    f"the Knowledge Engine is not available (tried {attempts} times)",
+                    kb_id=self.id,
+                )
+            if attempts == 1:
+                logger.warning(
+                    "knowledge base %s: the Knowledge Engine is not available yet; waiting",
+                    self.id,
+                )
+            await asyncio.sleep(delay)  # a KE starting up signals nothing: try again later
+        if attempts:
+            logger.info("knowledge base %s: the Knowledge Engine is available", self.id)
 
     async def register(self, *, reregister: bool = True) -> None:
         """Register the KB with the KE, then every declared interaction.
@@ -475,8 +551,17 @@ class KnowledgeBase:
         """
         if self._registered:
             raise RuntimeError(f"knowledge base {self.id} is already registered")
+        await self._register_all(reregister=reregister)
+        if self.lease_renewal_time is not None and self._lease_task is None:
+            self._lease_task = asyncio.create_task(
+                self._renew_leases(self.lease_renewal_time), name=f"km-lease-{self.name}"
+            )
+            self._lease_task.add_done_callback(self._lease_done)
+
+    async def _register_all(self, *, reregister: bool) -> None:
         await self.client.register_kb(self.info(), reregister=reregister)
         self._registered = True
+        self._handled_by_id.clear()
         for ki in self._interactions.values():
             ki.id = await self.client.register_ki(self.id, ki.registration())
             if isinstance(ki, AnswerKnowledgeInteraction | ReactKnowledgeInteraction):
@@ -487,8 +572,39 @@ class KnowledgeBase:
             len(self._interactions),
         )
 
+    async def _renew_leases(self, lease: int) -> None:
+        """Renew the lease at half its time, for as long as the KB is registered."""
+        while self._registered:
+            await asyncio.sleep(lease / 2)  # a schedule, not a wait for a state
+            try:
+                await self.client.renew_lease(self.id)
+            except KnowledgeEngineError as exc:
+                logger.warning(
+                    "knowledge base %s: could not renew its lease (%s); the handling loop "
+                    "registers it again if the KE dropped it",
+                    self.id,
+                    exc,
+                )
+
+    def _lease_done(self, task: asyncio.Task[None]) -> None:
+        if self._lease_task is task:
+            self._lease_task = None
+        if not task.cancelled() and task.exception() is not None:
+            logger.error(
+                "knowledge base %s: lease renewal stopped: %r",
+                self.id,
+                task.exception(),
+                exc_info=task.exception(),
+            )
+
+    def _stop_lease_renewal(self) -> None:
+        if self._lease_task is not None:
+            self._lease_task.cancel()
+            self._lease_task = None
+
     async def unregister(self) -> None:
         """Delete the KB (and so its interactions) from the KE. Harmless when not registered."""
+        self._stop_lease_renewal()
         if not self._registered:
             return
         self._registered = False
@@ -500,7 +616,104 @@ class KnowledgeBase:
 
     async def close(self) -> None:
         """Close the client and release its resources."""
+        self._stop_lease_renewal()
         await self.client.close()
+
+    async def __aenter__(self) -> Self:
+        """Connect and register (unless registered already)."""
+        await self.connect()
+        if not self._registered:
+            await self.register()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop a running handling loop (it drains), unregister and close."""
+        await self._shut_down()
+
+    async def _shut_down(self) -> None:
+        done = self._loop_done
+        if self._loop_task not in (None, asyncio.current_task()) and done is not None:
+            self.stop()
+            await done.wait()
+        try:
+            await self.unregister()
+        except Exception:
+            logger.exception("knowledge base %s: could not unregister", self.id)
+        finally:
+            await self.close()
+
+    def stop(self) -> None:
+        """Ask the running handling loop to stop: no more polls, then it drains and returns.
+
+        Safe to call from any thread, and more than once. The loop waits for in-flight
+        handlers up to its ``grace_period``, then cancels the rest (each still answered).
+        """
+        loop, task = self._loop, self._loop_task
+        if loop is None or task is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._request_stop(task)
+        else:
+            loop.call_soon_threadsafe(self._request_stop, task)
+
+    def _request_stop(self, task: asyncio.Task[Any]) -> None:
+        if not self._stop_requested and not task.done():
+            self._stop_requested = True
+            task.cancel()
+
+    def _force_stop(self) -> None:
+        """Cancel every in-flight handler now; each request is still answered."""
+        for handler in list(self._in_flight):
+            handler.cancel()
+
+    async def serve(
+        self,
+        *,
+        max_concurrent_handlers: int = 10,
+        grace_period: float | None = 30.0,
+        connect_wait: float | None = None,
+        handle_signals: bool = True,
+    ) -> None:
+        """Run the KB as a service until SIGINT or SIGTERM (or `stop`).
+
+        Connects (waiting up to ``connect_wait`` seconds for the KE), registers, and runs the
+        handling loop. The first SIGINT or SIGTERM stops polling and lets in-flight handlers
+        finish within ``grace_period`` seconds (``None``: as long as they take), then cancels
+        the rest, answers what it cancelled, unregisters and closes. A second SIGINT cancels
+        the handlers at once. The signal handlers that were there before are restored.
+
+        Args:
+            max_concurrent_handlers: As for `start_handling_loop`.
+            grace_period: Seconds in-flight handlers get to finish when stopping.
+            connect_wait: Seconds to wait for a KE that is not up yet; ``None``: forever.
+            handle_signals: Install the SIGINT/SIGTERM handlers; pass ``False`` in an
+                application that handles signals itself (and calls `stop`).
+        """
+        restore = _install_signal_handlers(self) if handle_signals else None
+        try:
+            await self.connect(wait=connect_wait)
+            if not self._registered:
+                await self.register()
+            await self.start_handling_loop(
+                max_concurrent_handlers=max_concurrent_handlers, grace_period=grace_period
+            )
+        finally:
+            if restore is not None:
+                restore()
+            await self._shut_down()
+
+    def run(self, **options: Any) -> None:
+        """Run `serve` in a new event loop until the KB stops; for scripts and ``km run``."""
+        asyncio.run(self.serve(**options))
 
     async def unregister_ki(self, ki: KnowledgeInteraction | str) -> None:
         """Remove an interaction: from the KE when registered, and from this KB's declarations.
@@ -561,7 +774,11 @@ class KnowledgeBase:
         return len(self._in_flight)
 
     async def start_handling_loop(
-        self, loops: int | None = None, max_concurrent_handlers: int = 10
+        self,
+        loops: int | None = None,
+        max_concurrent_handlers: int = 10,
+        *,
+        grace_period: float | None = None,
     ) -> None:
         """Serve handle requests until the KE says EXIT (or ``loops`` polls were made).
 
@@ -572,15 +789,19 @@ class KnowledgeBase:
         handlers run at the same time, ``async`` or sync (sync ones in a thread pool of that
         size).
 
-        A handler that raises, a request for an unknown interaction, a result that is not a
-        binding set: each is logged and answered with an empty binding set, and the loop goes
-        on. On EXIT, after ``loops`` polls, or when cancelled, no more polls are made and every
+        A handler that raises or times out, a request for an unknown interaction, a result that
+        is not a binding set: each is logged and answered per the KB's ``error_policy``, and
+        the loop goes on. Transient poll errors are retried with backoff; a 404 (the KE
+        restarted, or the lease expired) registers the KB and its interactions again. On EXIT,
+        after ``loops`` polls, on `stop`, or when cancelled, no more polls are made and every
         accepted request is answered before this returns.
 
         Args:
             loops: Make at most this many polls (each handle request, heartbeat or EXIT counts
                 as one), then drain and return. ``None``: until EXIT.
             max_concurrent_handlers: How many handlers may run at the same time.
+            grace_period: On `stop`, seconds in-flight handlers get to finish before they are
+                cancelled (and answered); ``None``: as long as they take.
 
         Raises:
             ConfigurationError: invalid arguments.
@@ -600,6 +821,9 @@ class KnowledgeBase:
         if self._loop is not None:
             raise RuntimeError(f"the handling loop of knowledge base {self.id} is already running")
         self._loop = asyncio.get_running_loop()
+        self._loop_task = asyncio.current_task()
+        self._stop_requested = False
+        self._loop_done = asyncio.Event()
         executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=max_concurrent_handlers, thread_name_prefix="km-handler"
         )
@@ -618,6 +842,11 @@ class KnowledgeBase:
                 polls += 1
                 try:
                     result, request = await self.client.poll_ki_call(self.id)
+                except SmartConnectorNotFoundError as exc:
+                    permits.release()
+                    failures += 1
+                    await self._register_again(exc, failures)
+                    continue
                 except KnowledgeEngineError as exc:
                     permits.release()
                     if not exc.transient:
@@ -652,14 +881,39 @@ class KnowledgeBase:
                         "knowledge base %s: the client reported a handle request without one",
                         self.id,
                     )
+        except asyncio.CancelledError:
+            own = self._loop_task
+            if not self._stop_requested or own is None or own.cancelling() > 1:
+                raise
+            own.uncancel()  # the cancellation was ours: stop() asked for a graceful stop
+            logger.info(
+                "knowledge base %s: stopping; %d requests in flight", self.id, len(self._in_flight)
+            )
         finally:
             try:
-                await self._drain()
+                await self._drain(grace_period if self._stop_requested else None)
             finally:
                 executor.shutdown(wait=False)
                 self._run_sync = run_in_default_thread
                 self._loop = None
+                self._loop_task = None
+                if self._loop_done is not None:
+                    self._loop_done.set()
                 logger.info("knowledge base %s: handling loop stopped", self.id)
+
+    async def _register_again(self, error: KnowledgeEngineError, failures: int) -> None:
+        """The KE forgot this KB (restart, expired lease): register it and its KIs again."""
+        logger.warning(
+            "knowledge base %s: the Knowledge Engine no longer knows it (%s); registering again",
+            self.id,
+            error,
+        )
+        try:
+            await self._register_all(reregister=True)
+        except KnowledgeEngineError as exc:
+            if not exc.transient and not isinstance(exc, SmartConnectorNotFoundError):
+                raise
+            await self._back_off(exc, failures)
 
     async def _back_off(self, error: KnowledgeEngineError, failures: int) -> None:
         """Wait before the next poll; log the first failure of an episode, not every one."""
@@ -696,9 +950,23 @@ class KnowledgeBase:
                 exc_info=exc,
             )
 
-    async def _drain(self) -> None:
-        """Wait until every accepted request is answered; a second cancel cancels handlers."""
+    async def _drain(self, grace_period: float | None = None) -> None:
+        """Wait until every accepted request is answered; a second cancel cancels handlers.
+
+        With a ``grace_period``, handlers still running after it are cancelled (and answered).
+        """
         try:
+            if grace_period is not None and self._in_flight:
+                _, late = await asyncio.wait(set(self._in_flight), timeout=grace_period)
+                if late:
+                    logger.warning(
+                        "knowledge base %s: %d handlers still running after the %.1f s grace "
+                        "period; cancelling them",
+                        self.id,
+                        len(late),
+                        grace_period,
+                    )
+                    self._force_stop()
             while self._in_flight:
                 await asyncio.wait(set(self._in_flight))
         except asyncio.CancelledError:
@@ -712,42 +980,113 @@ class KnowledgeBase:
         """Run one handle request to its response; never raises but for cancellation."""
         try:
             ki = self._handled_by_id.get(request.knowledge_interaction_id)
-            binding_set: BindingSet = []
             if ki is None:
                 logger.error(
                     "knowledge base %s: handle request %d from %s names unknown knowledge "
-                    "interaction %s; answering with an empty binding set",
+                    "interaction %s",
                     self.id,
                     request.handle_request_id,
                     request.requesting_knowledge_base_id,
                     request.knowledge_interaction_id,
                 )
-            else:
-                try:
-                    binding_set = await self._handle(ki, request)
-                except asyncio.CancelledError:
-                    logger.warning(
-                        "knowledge base %s: handler of %r was cancelled on handle request %d "
-                        "from %s; answering with an empty binding set",
-                        self.id,
-                        ki.name,
-                        request.handle_request_id,
-                        request.requesting_knowledge_base_id,
-                    )
-                    await self._respond(request, [])
-                    raise
-                except Exception:
-                    logger.exception(
-                        "knowledge base %s: handler of %r failed on handle request %d from %s; "
-                        "answering with an empty binding set",
-                        self.id,
-                        ki.name,
-                        request.handle_request_id,
-                        request.requesting_knowledge_base_id,
-                    )
-            await self._respond(request, binding_set)
+                await self._fail(
+                    request,
+                    f"knowledge base {self.id} has no knowledge interaction "
+                    f"{request.knowledge_interaction_id}",
+                )
+                return
+            try:
+                binding_set = await self._run_handler(ki, request)
+            except _HandlerTimeout as timeout:
+                logger.error(
+                    "knowledge base %s: handler of %r did not answer handle request %d from %s "
+                    "within %s s",
+                    self.id,
+                    ki.name,
+                    request.handle_request_id,
+                    request.requesting_knowledge_base_id,
+                    timeout,
+                )
+                await self._fail(
+                    request, f"the handler of {ki.name!r} did not answer within {timeout} s"
+                )
+                return
+            except asyncio.CancelledError:
+                logger.warning(
+                    "knowledge base %s: handler of %r was cancelled on handle request %d from %s",
+                    self.id,
+                    ki.name,
+                    request.handle_request_id,
+                    request.requesting_knowledge_base_id,
+                )
+                await self._fail(
+                    request, f"knowledge base {self.id} stopped before {ki.name!r} answered"
+                )
+                raise
+            except Exception as exc:
+                logger.exception(
+                    "knowledge base %s: handler of %r failed on handle request %d from %s",
+                    self.id,
+                    ki.name,
+                    request.handle_request_id,
+                    request.requesting_knowledge_base_id,
+                )
+                await self._fail(
+                    request, f"the handler of {ki.name!r} failed ({type(exc).__name__})"
+                )
+                return
+            await self._respond(
+                request,
+                HandleResponse(
+                    handle_request_id=request.handle_request_id, binding_set=binding_set
+                ),
+            )
         finally:
             permits.release()
+
+    async def _run_handler(self, ki: Handled, request: HandleRequest) -> BindingSet:
+        timeout = ki.timeout if ki.timeout is not None else self.handler_timeout
+        if timeout is None:
+            return await self._handle(ki, request)
+        work = asyncio.create_task(self._handle(ki, request))
+        try:
+            done, _ = await asyncio.wait({work}, timeout=timeout)
+        except asyncio.CancelledError:
+            work.cancel()
+            self._keep(work)
+            raise
+        if work in done:
+            return work.result()
+        # Too late: answer now. An async handler is cancelled; a sync one's thread cannot be,
+        # and finishes unobserved (the thread pool still bounds how many run).
+        work.cancel()
+        self._keep(work)
+        raise _HandlerTimeout(timeout)
+
+    def _keep(self, task: asyncio.Task[Any]) -> None:
+        """Hold a reference to a task left behind, and retrieve its outcome when it ends."""
+        self._abandoned.add(task)
+
+        def done(finished: asyncio.Task[Any]) -> None:
+            self._abandoned.discard(finished)
+            if not finished.cancelled() and finished.exception() is not None:
+                logger.debug(
+                    "knowledge base %s: a timed-out handler ended with %r",
+                    self.id,
+                    finished.exception(),
+                )
+
+        task.add_done_callback(done)
+
+    async def _fail(self, request: HandleRequest, reason: str) -> None:
+        """Answer a request that could not be served, per the error policy."""
+        if self.error_policy is ErrorPolicy.ERROR_MESSAGE:
+            response = HandleResponse(
+                handle_request_id=request.handle_request_id, error_message=reason
+            )
+        else:
+            response = HandleResponse(handle_request_id=request.handle_request_id, binding_set=[])
+        await self._respond(request, response)
 
     async def _handle(self, ki: Handled, request: HandleRequest) -> BindingSet:
         context = RequestContext(
@@ -782,23 +1121,44 @@ class KnowledgeBase:
         registered = (ki.id for ki in self._interactions.values() if ki.id is not None)
         return next(registered, request.knowledge_interaction_id)
 
-    async def _respond(self, request: HandleRequest, binding_set: BindingSet) -> None:
-        try:
-            await self.client.post_handle_response(
-                self.id,
-                self._answering_ki_id(request),
-                HandleResponse(
-                    handle_request_id=request.handle_request_id, binding_set=binding_set
-                ),
-            )
-        except Exception:
-            logger.exception(
-                "knowledge base %s: could not post the response to handle request %d (%s) from %s",
+    async def _respond(self, request: HandleRequest, response: HandleResponse) -> None:
+        """Post a response; retry transient failures for ``response_retry_period`` seconds."""
+        deadline = time.monotonic() + self.response_retry_period
+        attempts = 0
+        while True:
+            try:
+                await self.client.post_handle_response(
+                    self.id, self._answering_ki_id(request), response
+                )
+            except KnowledgeEngineError as exc:
+                attempts += 1
+                delay = self.poll_backoff.delay(attempts)
+                if exc.transient and time.monotonic() + delay <= deadline:
+                    await asyncio.sleep(delay)  # the KE is away: try again shortly
+                    continue
+                error: BaseException = exc
+            except Exception as exc:
+                error = exc
+            else:
+                if attempts:
+                    logger.info(
+                        "knowledge base %s: posted the response to handle request %d after %d "
+                        "failed attempts",
+                        self.id,
+                        request.handle_request_id,
+                        attempts,
+                    )
+                return
+            logger.error(
+                "knowledge base %s: could not post the response to handle request %d (%s) from "
+                "%s; dropping it",
                 self.id,
                 request.handle_request_id,
                 request.knowledge_interaction_id,
                 request.requesting_knowledge_base_id,
+                exc_info=error,
             )
+            return
 
     async def call(
         self,
@@ -1123,3 +1483,42 @@ class KnowledgeBase:
         loop = self._loop_for_bridge("post_sync")
         coroutine = self.post(ki, binding_set, recipients=recipients)
         return self._bridge(loop, coroutine, timeout)  # type: ignore[no-any-return]
+
+
+def _install_signal_handlers(kb: KnowledgeBase) -> Callable[[], None] | None:
+    """SIGINT/SIGTERM stop the KB gracefully; a second SIGINT forces. Returns the undo."""
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+    received: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        received.append(sig)
+        if len(received) == 1:
+            logger.warning(
+                "knowledge base %s: %s received; stopping (send SIGINT again to cancel the "
+                "handlers at once)",
+                kb.id,
+                signal.Signals(sig).name,
+            )
+            kb.stop()
+        elif sig == signal.SIGINT:
+            logger.warning("knowledge base %s: cancelling in-flight handlers", kb.id)
+            kb._force_stop()
+
+    try:
+        for sig in signals:
+            loop.add_signal_handler(sig, on_signal, sig)
+    except (NotImplementedError, RuntimeError, ValueError):
+        # Not the main thread, or a platform without loop signal handlers: the caller stops us.
+        for sig in signals:
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+        return None
+
+    def restore() -> None:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, previous[sig])
+
+    return restore
