@@ -218,3 +218,15 @@ async def test_stop_before_the_loop_runs_is_harmless(client: TestClient) -> None
     kb.stop()
     await let_the_loop_run()
     assert kb.event_loop is None
+
+
+async def test_a_kb_may_get_its_client_later() -> None:
+    kb = KnowledgeBase(id="http://example.org/kb/later", name="later", description="")
+    assert not kb.has_client
+    with pytest.raises(RuntimeError, match="has no client"):
+        await kb.connect()
+    client = TestClient()
+    kb.client = client
+    await kb.connect()
+    await kb.register()
+    assert client.registered_kb is not None

@@ -153,7 +153,8 @@ class KnowledgeBase:
         id: The knowledge base's id, an absolute IRI.
         name: A short human-readable name.
         description: What the knowledge base knows or does.
-        client: The transport to the Knowledge Engine.
+        client: The transport to the Knowledge Engine. It may be left out and set later (as
+            ``kb.client = ...``), for a runner such as ``km run`` to supply one.
         lease_renewal_time: Seconds the KE keeps the KB without a lease renewal (30 to 3600);
             ``None`` registers without a lease.
         reasoner_level: The KE's reasoner level for this KB (1 to 5); ``None`` uses the KE's
@@ -179,7 +180,7 @@ class KnowledgeBase:
         id: str,
         name: str,
         description: str,
-        client: ClientProtocol,
+        client: ClientProtocol | None = None,
         lease_renewal_time: int | None = None,
         reasoner_level: int | None = None,
         poll_backoff: Backoff | None = None,
@@ -210,7 +211,7 @@ class KnowledgeBase:
         self.id = id
         self.name = name
         self.description = description
-        self.client = client
+        self._client = client
         self.lease_renewal_time = lease_renewal_time
         self.reasoner_level = reasoner_level
         self.poll_backoff = poll_backoff or Backoff()
@@ -233,6 +234,29 @@ class KnowledgeBase:
 
     def __repr__(self) -> str:
         return f"<KnowledgeBase {self.id!r}>"
+
+    @property
+    def client(self) -> ClientProtocol:
+        """The transport to the Knowledge Engine.
+
+        Raises:
+            RuntimeError: the KB was created without one and none was set since.
+        """
+        if self._client is None:
+            raise RuntimeError(
+                f"knowledge base {self.id} has no client: pass client= when creating it, set "
+                "kb.client, or run it with 'km run', which makes one from its settings"
+            )
+        return self._client
+
+    @client.setter
+    def client(self, client: ClientProtocol) -> None:
+        self._client = client
+
+    @property
+    def has_client(self) -> bool:
+        """Whether a client was given or set."""
+        return self._client is not None
 
     # ------------------------------------------------------------------ declarations
 
