@@ -898,6 +898,13 @@ class KnowledgeBase:
                     continue
                 permits.release()
                 if result is PollResult.EXIT:
+                    if await self._lease_lost():
+                        failures += 1
+                        await self._register_again(
+                            KnowledgeEngineError("the KE dropped the KB: its lease expired"),
+                            failures,
+                        )
+                        continue
                     logger.info("knowledge base %s: the KE asked the loop to exit", self.id)
                     break
                 if result is PollResult.HANDLE:
@@ -924,6 +931,20 @@ class KnowledgeBase:
                 if self._loop_done is not None:
                     self._loop_done.set()
                 logger.info("knowledge base %s: handling loop stopped", self.id)
+
+    async def _lease_lost(self) -> bool:
+        """After an EXIT we did not ask for: did the KE drop this leased KB (a lease expired)?
+
+        The KE answers an open poll with 410 when a KB is deleted for any reason, and a client
+        must then stop; only a KB that holds a lease, and that the KE no longer knows, is taken
+        to have lost it (a process frozen past its lease) and registers again.
+        """
+        if self.lease_renewal_time is None or not self._registered or self._stop_requested:
+            return False
+        try:
+            return await self.client.get_kb(self.id) is None
+        except KnowledgeEngineError:
+            return False
 
     async def _register_again(self, error: KnowledgeEngineError, failures: int) -> None:
         """The KE forgot this KB (restart, expired lease): register it and its KIs again."""

@@ -202,7 +202,7 @@ class HttpxClient:
         text = response.text
         try:
             body = json.loads(text) if text else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested beyond what Python reads
             body = None
         if isinstance(body, dict) and isinstance(body.get("message"), str):
             return str(body["message"]).strip()
@@ -307,7 +307,7 @@ class HttpxClient:
     ) -> dict[str, Any]:
         try:
             body = response.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise _unexpected(
                 response,
                 f"the Knowledge Engine answered with something that is not JSON: {exc}",
