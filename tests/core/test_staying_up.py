@@ -230,3 +230,18 @@ async def test_a_kb_may_get_its_client_later() -> None:
     await kb.connect()
     await kb.register()
     assert client.registered_kb is not None
+
+
+async def test_a_signal_while_waiting_for_the_ke_stops_serve(client: TestClient) -> None:
+    client.available = False  # the KE never comes up
+    kb = make_kb(client)
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        return ANSWER
+
+    serving = asyncio.create_task(kb.serve(connect_wait=None))
+    await let_the_loop_run()
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.wait_for(serving, 10)  # returns: a clean stop, not a hang or an error
+    assert not kb.registered

@@ -219,6 +219,7 @@ class KnowledgeBase:
         self.handler_timeout = handler_timeout
         self.response_retry_period = response_retry_period
         self._loop_task: asyncio.Task[Any] | None = None
+        self._serving: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
         self._stop_requested = False
         self._loop_done: asyncio.Event | None = None
         self._abandoned: set[asyncio.Task[Any]] = set()
@@ -678,6 +679,8 @@ class KnowledgeBase:
         handlers up to its ``grace_period``, then cancels the rest (each still answered).
         """
         loop, task = self._loop, self._loop_task
+        if (loop is None or task is None) and self._serving is not None:
+            loop, task = self._serving  # serve() is still connecting or registering
         if loop is None or task is None:
             return
         try:
@@ -723,6 +726,10 @@ class KnowledgeBase:
                 application that handles signals itself (and calls `stop`).
         """
         restore = _install_signal_handlers(self) if handle_signals else None
+        me = asyncio.current_task()
+        assert me is not None
+        self._stop_requested = False
+        self._serving = (asyncio.get_running_loop(), me)
         try:
             await self.connect(wait=connect_wait)
             if not self._registered:
@@ -730,7 +737,13 @@ class KnowledgeBase:
             await self.start_handling_loop(
                 max_concurrent_handlers=max_concurrent_handlers, grace_period=grace_period
             )
+        except asyncio.CancelledError:
+            if not self._stop_requested or me.cancelling() > 1:
+                raise
+            me.uncancel()  # stopped while connecting or registering: a clean stop
+            logger.info("knowledge base %s: stopped before it started serving", self.id)
         finally:
+            self._serving = None
             if restore is not None:
                 restore()
             await self._shut_down()
