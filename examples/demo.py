@@ -51,7 +51,7 @@ class Tag(BindingModel):
     tag: str
 
 
-def trees_kb(client: ClientProtocol, delay: float) -> KnowledgeBase:
+def trees_kb(client: ClientProtocol | None, delay: float) -> KnowledgeBase:
     """The answering KB: heights from a slow 'database', and a reaction to plantings."""
     kb = KnowledgeBase(
         id="http://example.org/kb/trees",
@@ -85,6 +85,14 @@ def trees_kb(client: ClientProtocol, delay: float) -> KnowledgeBase:
         ]
 
     return kb
+
+
+def answering_kb() -> KnowledgeBase:
+    """The demo's answering KB on its own, without a client, for ``km run``.
+
+    ``km run examples/demo.py:answering_kb --ke-url http://localhost:8280/rest``
+    """
+    return trees_kb(None, delay=0.05)
 
 
 def forester_kb(client: ClientProtocol) -> KnowledgeBase:

@@ -661,3 +661,47 @@ async def test_km_run_tells_when_the_engine_is_unreachable(tmp_path: Path) -> No
     assert lines[-1] == f"km: cannot reach the Knowledge Engine at {url} within 0 s"
     assert "Traceback" not in err.decode()
     assert SECRET not in (out + err).decode()
+
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.py"
+
+
+async def test_km_run_runs_the_demo_answering_kb_and_stops_on_sigterm(tmp_path: Path) -> None:
+    trees_id = "http://example.org/kb/trees"
+    async with km_testing_serve(tmp_path) as (url, _):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "km_httpx._cli",
+            "run",
+            f"{DEMO}:answering_kb",
+            "--ke-url",
+            url,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            assert process.stdout is not None
+            await read_line_matching(process.stdout, "handling loop started")
+            asker = KnowledgeBase(
+                id=ASKER_ID, name="asker", description="Asks", client=HttpxClient(url)
+            )
+            ask = asker.ask_ki("heights", "?t <http://example.org/height> ?h .")
+            async with asker:
+                answers = await asker.ask(ask, [{"t": "<http://example.org/oak>"}])
+                assert answers == [
+                    {
+                        "t": "<http://example.org/oak>",
+                        "h": '"21.5"^^<http://www.w3.org/2001/XMLSchema#decimal>',
+                    }
+                ]
+                process.send_signal(signal.SIGTERM)
+                await read_line_matching(process.stdout, f"unregistered knowledge base {trees_id}")
+                assert await asyncio.wait_for(process.wait(), 10) == 0
+                listed = {kb.knowledge_base_id for kb in await asker.client.list_kbs()}
+                assert trees_id not in listed
+        finally:
+            with contextlib.suppress(Exception):
+                await stop_process(process, sig=signal.SIGKILL, grace=5)
