@@ -57,7 +57,17 @@ def isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     finally:
         sys.path[:] = path
         for name in set(sys.modules) - modules:
-            del sys.modules[name]
+            # Forget the apps the tests wrote, not the libraries they imported on the way.
+            if _written_by_a_test(sys.modules[name]):
+                del sys.modules[name]
+
+
+KEPT = (sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parents[2]))
+
+
+def _written_by_a_test(module: object) -> bool:
+    file = getattr(module, "__file__", None)
+    return file is None or not str(Path(file).resolve()).startswith(KEPT)
 
 
 def write(directory: Path, name: str, text: str | bytes) -> Path:
