@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -26,3 +27,26 @@ def test_binding_conversion_runs() -> None:
         "baseline: json.loads of the bindings",
     }
     assert all(seconds > 0 for seconds in results.values())
+
+
+def test_harness_runs_quick(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("harness", BENCHMARKS / "harness.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    module.main(["--quick", "--out", str(tmp_path)])
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["scenarios"]) == {
+        "1_concurrency",
+        "2_sync_handlers",
+        "3_overhead",
+        "4_wakeup_latency",
+        "5_fanout",
+        "6_legacy_sdk",
+        "7_memory",
+    }
+    assert {"platform", "cpu_count", "python"} <= set(results["machine"])
+    assert (tmp_path / "results.md").read_text().startswith("Machine:")
+    assert (tmp_path / "throughput.png").stat().st_size > 0
