@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Hashable, Iterable, Iterator, Sequence
 
 from km_core import (
     AskResult,
@@ -302,27 +302,3 @@ class Asker:
 
     async def ask(self, binding_set: BindingSet) -> AskResult:
         return await self.client.ask(self.ID, self.ki_id, binding_set)
-
-
-class LoopClock:
-    """Moves the running event loop's clock forward, so call_later timers fire early."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.offset = 0.0
-        self._real: Callable[[], float] = loop.time
-
-    def __enter__(self) -> LoopClock:
-        self.loop.time = lambda: self._real() + self.offset  # type: ignore[method-assign]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        del self.loop.time
-
-    async def advance(self, seconds: float) -> None:
-        """Jump forward, then let every timer that is now due run."""
-        self.offset += seconds
-        marker = self.loop.create_future()
-        self.loop.call_at(self.loop.time(), marker.set_result, None)
-        async with asyncio.timeout(5):
-            await marker

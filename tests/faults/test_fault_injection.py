@@ -48,13 +48,13 @@ from tests.faults.harness import (
     SLOW,
     Asker,
     KnowledgeEngineSwitch,
-    LoopClock,
     Probe,
     RecordingTestClient,
     assert_answered_once,
     result_for,
     tree,
 )
+from tests.support import LoopClock
 from tests.testing.serving import HOST, ObservedEngine, serving
 
 KB_ID = "http://example.org/kb/faults"

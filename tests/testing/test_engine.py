@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -34,7 +34,7 @@ from km_core import (
     SmartConnectorNotFoundError,
 )
 from km_testing import LocalEngineClient, LocalKnowledgeEngine
-from tests.support import let_the_loop_run
+from tests.support import LoopClock, let_the_loop_run
 
 EX = "http://example.org/"
 PREFIXES = {"ex": EX}
@@ -1498,30 +1498,6 @@ async def test_proactive_call_errors(pair: tuple[str, str], engine: LocalKnowled
 
 
 # ---------------------------------------------------------------------- leases and domain knowledge
-
-
-class LoopClock:
-    """Moves the running event loop's clock forward, so call_later timers fire early."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.offset = 0.0
-        self._real: Callable[[], float] = loop.time
-
-    def __enter__(self) -> LoopClock:
-        self.loop.time = lambda: self._real() + self.offset  # type: ignore[method-assign]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        del self.loop.time
-
-    async def advance(self, seconds: float) -> None:
-        """Jump forward, then let every timer that is now due run (and nothing later)."""
-        self.offset += seconds
-        marker = self.loop.create_future()
-        self.loop.call_at(self.loop.time(), marker.set_result, None)
-        async with asyncio.timeout(5):
-            await marker
 
 
 async def test_a_kb_is_deleted_when_its_lease_expires() -> None:
