@@ -35,13 +35,13 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from km_core import BindingSet, ExchangeStatus, KnowledgeBase
-from km_testing import LocalEngineClient, LocalKnowledgeEngine, TestClient
+from km_testing import LocalEngineClient, LocalKnowledgeEngine, TestClient, serve_locally
 
 EX = {"ex": "http://example.org/"}
 PATTERN = "?tree ex:height ?height ."
@@ -224,48 +224,6 @@ class LagTicker:
 # ---------------------------------------------------------------- HTTP serving (uvicorn)
 
 
-@contextlib.asynccontextmanager
-async def serving(engine: LocalKnowledgeEngine) -> AsyncIterator[str]:
-    """Serve the engine's REST API with uvicorn on 127.0.0.1:0 in this loop; yield the URL."""
-    import uvicorn
-
-    from km_testing import create_app
-
-    class Server(uvicorn.Server):
-        def __init__(self, config: uvicorn.Config) -> None:
-            super().__init__(config)
-            self.listening = asyncio.Event()
-
-        async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets)
-            self.listening.set()
-
-    config = uvicorn.Config(
-        create_app(engine),
-        host="127.0.0.1",
-        port=0,
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-        ws="none",
-        lifespan="off",
-        timeout_graceful_shutdown=5,
-    )
-    server = Server(config)
-    serve = asyncio.create_task(server.serve())
-    listening = asyncio.create_task(server.listening.wait())
-    try:
-        await asyncio.wait({serve, listening}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
-        if not listening.done():
-            raise RuntimeError("the uvicorn server did not start")
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}/rest"
-    finally:
-        listening.cancel()
-        server.should_exit = True
-        await asyncio.wait_for(serve, 10)
-
-
 # ---------------------------------------------------------------- scenarios
 
 
@@ -286,7 +244,7 @@ async def scenario_concurrency(sizes: Sizes, report: Report) -> None:
     from km_httpx import HttpxClient
 
     engine = LocalKnowledgeEngine(kb_wait_timeout=3600)
-    async with serving(engine) as url:
+    async with serve_locally(engine) as url:
         asker = asking_kb(HttpxClient(url))
         await start(asker)
         try:

@@ -13,11 +13,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-from starlette.applications import Starlette
-
 from km_core import HandleRequest, PollResult
-from km_testing import LocalKnowledgeEngine
+from km_testing import LocalKnowledgeEngine, serve_locally
 
 HOST = "127.0.0.1"
 
@@ -65,49 +62,11 @@ class ObservedEngine(LocalKnowledgeEngine):
             self._waiters.remove(entry)
 
 
-class _Server(uvicorn.Server):
-    """A uvicorn server that sets an event once it listens."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.listening = asyncio.Event()
-
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets)
-        self.listening.set()
-
-
 @contextlib.asynccontextmanager
-async def serving(app: Starlette) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1 and an ephemeral port, in this event loop.
-
-    Yields:
-        The base URL, ``http://127.0.0.1:<port>/rest``.
-    """
-    config = uvicorn.Config(
-        app,
-        host=HOST,
-        port=0,
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-        ws="none",
-        lifespan="off",
-        timeout_graceful_shutdown=5,
-    )
-    server = _Server(config)
-    serve = asyncio.create_task(server.serve(), name="uvicorn")
-    listening = asyncio.create_task(server.listening.wait())
-    try:
-        await asyncio.wait({serve, listening}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
-        if not listening.done():
-            raise RuntimeError("the uvicorn server did not start")
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://{HOST}:{port}/rest"
-    finally:
-        listening.cancel()
-        server.should_exit = True
-        await asyncio.wait_for(serve, 10)
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 and an ephemeral port, in this event loop."""
+    async with serve_locally(app, host=HOST) as base_url:
+        yield base_url
 
 
 async def read_line_matching(

@@ -15,7 +15,7 @@ from ._local_client import LocalEngineClient
 from ._test_client import OutgoingCall, RecordedHandleResponse, TestClient
 
 if TYPE_CHECKING:
-    from ._server import create_app
+    from ._server import create_app, serve_locally
 
 __all__ = [
     "DEFAULT_HEARTBEAT",
@@ -27,13 +27,14 @@ __all__ = [
     "TestClient",
     "__version__",
     "create_app",
+    "serve_locally",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    # create_app needs the server extra (starlette); import it only when asked for.
-    if name == "create_app":
-        from ._server import create_app
+    # The server needs the server extra (starlette, uvicorn); import it only when asked for.
+    if name in ("create_app", "serve_locally"):
+        from . import _server
 
-        return create_app
+        return getattr(_server, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
