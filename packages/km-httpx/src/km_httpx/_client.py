@@ -58,8 +58,9 @@ _KI_LIST = TypeAdapter(list[KnowledgeInteractionInfo])
 class HttpxClient:
     """A `km_core.ClientProtocol` for a real Knowledge Engine, over HTTP.
 
-    Every call goes through one pooled `httpx.AsyncClient`, so connections are kept alive and
-    reused. Give your own client (for TLS settings, auth, proxies, HTTP/2, or an ASGI or mock
+    Every call goes through one pooled `httpx.AsyncClient` of up to 100 connections, all kept
+    alive and reused: a KB that has 50 asks in flight at once opens 50 connections once, not
+    again for every burst (httpx's default keeps only 20 idle ones). Give your own client (for TLS settings, auth, proxies, HTTP/2, or an ASGI or mock
     transport) and it is used as it is and left open on `close`; otherwise this client creates
     and owns one.
 
@@ -100,7 +101,7 @@ class HttpxClient:
             timeout=timeout,
             headers=dict(headers or {}),
             http2=http2,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
         )
         self._closed = False
         self._polls: set[asyncio.Task[Any]] = set()
