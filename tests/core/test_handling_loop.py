@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 import time
@@ -25,6 +26,7 @@ from km_core import (
     KnowledgeEngineUnavailableError,
     PollConflictError,
     PollResult,
+    RequestContext,
     SmartConnectorNotFoundError,
     UnexpectedResponseError,
 )
@@ -394,7 +396,7 @@ async def test_a_response_post_that_fails_for_a_while_is_posted_again(
 
     await start(kb)
     client.fail_next("post_handle_response", times=3)  # the KE is away for three attempts
-    ids = enqueue(client, 3)
+    ids = enqueue(client, 1)
     client.enqueue_exit()
     with caplog.at_level(logging.INFO, logger="km_core"):
         await kb.start_handling_loop(max_concurrent_handlers=1)
@@ -425,6 +427,74 @@ async def test_a_response_that_cannot_be_posted_is_dropped_and_releases_its_perm
     assert len(dropped) >= 2
     assert kb.handlers_in_flight == 0
     assert client.pending_handle_requests == 0
+
+
+async def test_the_next_poll_overlaps_the_previous_response_post(
+    kb: KnowledgeBase, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The permit covers the handler, not the response's round trip."""
+    second_started = asyncio.Event()
+    order: list[str] = []
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet, context: RequestContext) -> BindingSet:
+        order.append(f"handler {context.handle_request_id}")
+        if len(order) > 1:
+            second_started.set()
+        return ANSWER
+
+    post = client.post_handle_response
+
+    async def slow_post(*args: object, **kwargs: object) -> None:
+        # The first response is held until the second handler runs: with one permit, that
+        # happens only if the permit was released before this post.
+        try:
+            async with asyncio.timeout(5):
+                await second_started.wait()
+        except TimeoutError:
+            order.append("post before the second handler")
+        else:
+            order.append("post")
+        await post(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(client, "post_handle_response", slow_post)
+    await start(kb)
+    ids = enqueue(client, 2)
+    client.enqueue_exit()
+    await kb.start_handling_loop(max_concurrent_handlers=1)
+    assert order == [f"handler {ids[0]}", f"handler {ids[1]}", "post", "post"]
+    assert answered_ids(client) == ids
+
+
+async def test_a_burst_of_queued_requests_does_not_starve_the_event_loop(
+    kb: KnowledgeBase, client: TestClient
+) -> None:
+    """The TestClient answers polls without suspending; the loop still yields per request."""
+    release = asyncio.Event()
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        await release.wait()
+        return ANSWER
+
+    await start(kb)
+    enqueue(client, 20)
+    client.enqueue_exit()
+    seen: list[int] = []
+
+    async def observe() -> None:
+        while len(seen) < 1000 and kb.handlers_in_flight < 20:
+            seen.append(kb.handlers_in_flight)
+            await asyncio.sleep(0)
+        release.set()
+
+    observer = asyncio.create_task(observe())
+    await kb.start_handling_loop(max_concurrent_handlers=20)
+    await observer
+    steps = [later - earlier for earlier, later in itertools.pairwise(seen)]
+    assert steps, seen  # the observer ran while the loop dispatched
+    assert max(steps) <= 2, seen  # not 0 then 20: other tasks ran between the dispatches
+    assert len(client.handle_responses) == 20
 
 
 # ---------------------------------------------------------------- shutdown (story 8) and loops

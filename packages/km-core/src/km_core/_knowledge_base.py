@@ -821,8 +821,8 @@ class KnowledgeBase:
 
         Exactly one long poll is open at a time, as the KE requires. A semaphore of
         ``max_concurrent_handlers`` permits gates each cycle: acquire a permit, poll, and on a
-        handle request start a task that runs the handler, posts its response and releases
-        the permit; then start the next cycle at once. So at most ``max_concurrent_handlers``
+        handle request start a task that runs the handler, releases the permit and posts the
+        response; then start the next cycle at once. So at most ``max_concurrent_handlers``
         handlers run at the same time, ``async`` or sync (sync ones in a thread pool of that
         size).
 
@@ -908,6 +908,10 @@ class KnowledgeBase:
                     )
                     self._in_flight.add(task)
                     task.add_done_callback(self._handler_done)
+                    # A client may answer polls without suspending (requests already queued):
+                    # yield once per request, so that a burst neither starves other tasks nor
+                    # starts all its handlers (and their threads) in one turn of the event loop.
+                    await asyncio.sleep(0)
                     continue
                 permits.release()
                 if result is PollResult.EXIT:
@@ -1035,72 +1039,88 @@ class KnowledgeBase:
             raise
 
     async def _serve(self, request: HandleRequest, permits: asyncio.Semaphore) -> None:
-        """Run one handle request to its response; never raises but for cancellation."""
+        """Run one handle request to its response; never raises but for cancellation.
+
+        The permit is held while the handler runs and released before the response is posted,
+        so the next poll overlaps that round trip.
+        """
+        cancelled = False
         try:
-            ki = self._handled_by_id.get(request.knowledge_interaction_id)
-            if ki is None:
-                logger.error(
-                    "knowledge base %s: handle request %d from %s names unknown knowledge "
-                    "interaction %s",
-                    self.id,
-                    request.handle_request_id,
-                    request.requesting_knowledge_base_id,
-                    request.knowledge_interaction_id,
-                )
-                await self._fail(
-                    request,
-                    f"knowledge base {self.id} has no knowledge interaction "
-                    f"{request.knowledge_interaction_id}",
-                )
-                return
-            try:
-                binding_set = await self._run_handler(ki, request)
-            except _HandlerTimeout as timeout:
-                logger.error(
-                    "knowledge base %s: handler of %r did not answer handle request %d from %s "
-                    "within %s s",
-                    self.id,
-                    ki.name,
-                    request.handle_request_id,
-                    request.requesting_knowledge_base_id,
-                    timeout,
-                )
-                await self._fail(
-                    request, f"the handler of {ki.name!r} did not answer within {timeout} s"
-                )
-                return
-            except asyncio.CancelledError:
-                logger.warning(
-                    "knowledge base %s: handler of %r was cancelled on handle request %d from %s",
-                    self.id,
-                    ki.name,
-                    request.handle_request_id,
-                    request.requesting_knowledge_base_id,
-                )
-                await self._fail(
-                    request, f"knowledge base {self.id} stopped before {ki.name!r} answered"
-                )
-                raise
-            except Exception as exc:
-                logger.exception(
-                    "knowledge base %s: handler of %r failed on handle request %d from %s",
-                    self.id,
-                    ki.name,
-                    request.handle_request_id,
-                    request.requesting_knowledge_base_id,
-                )
-                await self._fail(
-                    request, f"the handler of {ki.name!r} failed ({type(exc).__name__})"
-                )
-                return
-            await self._respond(
-                request,
-                HandleResponse(
-                    handle_request_id=request.handle_request_id, binding_set=binding_set
-                ),
+            response = await self._answer(request)
+        except asyncio.CancelledError as exc:
+            cancelled = True
+            reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else None
+            response = self._failure(
+                request, reason or f"knowledge base {self.id} stopped before answering"
             )
         finally:
             permits.release()
+        try:
+            await self._respond(request, response)
+        finally:
+            if cancelled:
+                raise asyncio.CancelledError
+
+    async def _answer(self, request: HandleRequest) -> HandleResponse:
+        """The response to a request: the handler's bindings, or a failure per the policy.
+
+        Raises:
+            asyncio.CancelledError: the handler was cancelled; its first argument is the reason
+                to answer with.
+        """
+        ki = self._handled_by_id.get(request.knowledge_interaction_id)
+        if ki is None:
+            logger.error(
+                "knowledge base %s: handle request %d from %s names unknown knowledge "
+                "interaction %s",
+                self.id,
+                request.handle_request_id,
+                request.requesting_knowledge_base_id,
+                request.knowledge_interaction_id,
+            )
+            return self._failure(
+                request,
+                f"knowledge base {self.id} has no knowledge interaction "
+                f"{request.knowledge_interaction_id}",
+            )
+        try:
+            binding_set = await self._run_handler(ki, request)
+        except _HandlerTimeout as timeout:
+            logger.error(
+                "knowledge base %s: handler of %r did not answer handle request %d from %s "
+                "within %s s",
+                self.id,
+                ki.name,
+                request.handle_request_id,
+                request.requesting_knowledge_base_id,
+                timeout,
+            )
+            return self._failure(
+                request, f"the handler of {ki.name!r} did not answer within {timeout} s"
+            )
+        except asyncio.CancelledError:
+            logger.warning(
+                "knowledge base %s: handler of %r was cancelled on handle request %d from %s",
+                self.id,
+                ki.name,
+                request.handle_request_id,
+                request.requesting_knowledge_base_id,
+            )
+            raise asyncio.CancelledError(
+                f"knowledge base {self.id} stopped before {ki.name!r} answered"
+            ) from None
+        except Exception as exc:
+            logger.exception(
+                "knowledge base %s: handler of %r failed on handle request %d from %s",
+                self.id,
+                ki.name,
+                request.handle_request_id,
+                request.requesting_knowledge_base_id,
+            )
+            return self._failure(
+                request, f"the handler of {ki.name!r} failed ({type(exc).__name__})"
+            )
+        return HandleResponse(handle_request_id=request.handle_request_id, binding_set=binding_set)
 
     async def _run_handler(self, ki: Handled, request: HandleRequest) -> BindingSet:
         timeout = ki.timeout if ki.timeout is not None else self.handler_timeout
@@ -1136,15 +1156,11 @@ class KnowledgeBase:
 
         task.add_done_callback(done)
 
-    async def _fail(self, request: HandleRequest, reason: str) -> None:
-        """Answer a request that could not be served, per the error policy."""
+    def _failure(self, request: HandleRequest, reason: str) -> HandleResponse:
+        """The answer to a request that could not be served, per the error policy."""
         if self.error_policy is ErrorPolicy.ERROR_MESSAGE:
-            response = HandleResponse(
-                handle_request_id=request.handle_request_id, error_message=reason
-            )
-        else:
-            response = HandleResponse(handle_request_id=request.handle_request_id, binding_set=[])
-        await self._respond(request, response)
+            return HandleResponse(handle_request_id=request.handle_request_id, error_message=reason)
+        return HandleResponse(handle_request_id=request.handle_request_id, binding_set=[])
 
     async def _handle(self, ki: Handled, request: HandleRequest) -> BindingSet:
         context = RequestContext(
