@@ -58,11 +58,11 @@ _KI_LIST = TypeAdapter(list[KnowledgeInteractionInfo])
 class HttpxClient:
     """A `km_core.ClientProtocol` for a real Knowledge Engine, over HTTP.
 
-    Every call goes through one pooled `httpx.AsyncClient` of up to 100 connections, all kept
-    alive and reused: a KB that has 50 asks in flight at once opens 50 connections once, not
-    again for every burst (httpx's default keeps only 20 idle ones). Give your own client (for TLS settings, auth, proxies, HTTP/2, or an ASGI or mock
-    transport) and it is used as it is and left open on `close`; otherwise this client creates
-    and owns one.
+    Every call goes through one pooled `httpx.AsyncClient` of up to 100 connections, 20 of them
+    kept alive when idle (keeping more idle costs more than reconnecting: on each request,
+    httpcore checks every idle connection against every other). Give your own client (for TLS
+    settings, auth, proxies, HTTP/2, or an ASGI or mock transport) and it is used as it is and
+    left open on `close`; otherwise this client creates and owns one.
 
     Errors are the SDK's (`km_core.KnowledgeEngineError` and below), carrying the KE's own
     message, the status, the endpoint, and the KB and KI ids; no httpx exception escapes.
@@ -101,7 +101,7 @@ class HttpxClient:
             timeout=timeout,
             headers=dict(headers or {}),
             http2=http2,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
         self._closed = False
         self._polls: set[asyncio.Task[Any]] = set()
