@@ -14,8 +14,10 @@ asks that load it enter the engine in this process, so that their cost is not th
 
 Scenarios:
 
+0. The machine: an HTTP round trip back to back and after 50 ms idle (context for 1 and 2).
 1. Concurrency efficiency: 200 requests to async handlers awaiting 50 ms, through the
-   TestClient and over HTTP, at max_concurrent_handlers 1, 10 and 50, against the ideal.
+   TestClient and over HTTP, at max_concurrent_handlers 1, 10 and 50, against the ideal; over
+   HTTP also the raw httpx loop, one request at a time, as the baseline for N=1.
 2. The same with sync handlers (``time.sleep``), and the event loop's worst lag meanwhile.
 3. Overhead per request: an instant handler through the TestClient against a bare asyncio
    baseline (queue get, create_task, list append); over HTTP against a raw httpx loop making
@@ -79,6 +81,7 @@ class Sizes:
     memory_requests: int = 100_000
     memory_warmup: int = 10_000
     overhead_http_requests: int = 1000
+    round_trips: int = 100
     legacy_requests: int = 200  # scenario 1's, for the legacy SDK
     legacy_cache: Path = DEFAULT_CACHE
     repeat: int = 3
@@ -94,6 +97,7 @@ QUICK = Sizes(
     memory_requests=500,
     memory_warmup=100,
     overhead_http_requests=20,
+    round_trips=5,
     legacy_requests=4,
     repeat=1,
 )
@@ -318,6 +322,38 @@ async def timed_asks(asker: KnowledgeBase, count: int) -> float:
 # ---------------------------------------------------------------- scenarios
 
 
+async def scenario_round_trip(sizes: Sizes, report: Report, http: Http) -> None:
+    """Scenario 0, the machine: one HTTP round trip, back to back and after 50 ms idle."""
+    from km_httpx import HttpxClient
+
+    samples: dict[str, list[float]] = {"back_to_back": [], "after_idle": []}
+    async with HttpxClient(http.url) as client:
+        await client.get_version()
+        for _ in range(sizes.round_trips):
+            for kind in samples:
+                if kind == "after_idle":
+                    await asyncio.sleep(sizes.delay)  # idle, as between two 50 ms handlers
+                started = time.perf_counter()
+                await client.get_version()
+                samples[kind].append(time.perf_counter() - started)
+    hot, cold = (percentile(samples[kind], 0.5) for kind in ("back_to_back", "after_idle"))
+    report.scenarios["0_round_trip"] = {
+        "requests": sizes.round_trips,
+        "back_to_back_p50_s": hot,
+        "after_idle_p50_s": cold,
+        "idle_s": sizes.delay,
+    }
+    report.rows.append(
+        Row(
+            "0. machine: GET /version over loopback HTTP (HttpxClient, server in process)",
+            f"p50 {hot * 1000:.2f} ms back to back; {cold * 1000:.2f} ms after "
+            f"{sizes.delay * 1000:g} ms idle",
+            "(context)",
+            None,
+        )
+    )
+
+
 async def scenario_concurrency(sizes: Sizes, report: Report, http: Http) -> None:
     delay = sizes.delay
 
@@ -345,6 +381,15 @@ async def scenario_concurrency(sizes: Sizes, report: Report, http: Http) -> None
             await timed_asks(http.asker, WARMUP_ASKS)
             times = [await timed_asks(http.asker, sizes.requests) for _ in range(sizes.repeat)]
         results["http"][str(bound)] = spread(times)
+    # The same requests without the SDK: raw httpx polls and posts, one request at a time.
+    async with answerer_process(
+        http, f"{KB_BASE}/raw-async", "--kind", "raw", "--delay", str(delay)
+    ):
+        await timed_asks(http.asker, WARMUP_ASKS)
+        raw = spread([await timed_asks(http.asker, sizes.requests) for _ in range(sizes.repeat)])
+    raw_ideal = sizes.requests * delay
+    raw.update(ideal=raw_ideal, ratio=raw["median"] / raw_ideal)
+    results["http_raw_httpx_sequential"] = raw
 
     for transport, tolerance, label in (
         ("in_process", 0.10, "TestClient"),
@@ -367,6 +412,14 @@ async def scenario_concurrency(sizes: Sizes, report: Report, http: Http) -> None
                     ratio <= 1 + tolerance,
                 )
             )
+    report.rows.append(
+        Row(
+            "1. async, HTTP loopback, no SDK: raw httpx, one at a time",
+            f"{fmt(raw, unit=' s')}; ideal {raw_ideal:.3f} s; ratio {raw['ratio']:.3f}",
+            "(baseline for N=1)",
+            None,
+        )
+    )
     report.scenarios["1_concurrency"] = {
         "requests": sizes.requests,
         "delay_s": delay,
@@ -501,8 +554,8 @@ async def scenario_overhead(sizes: Sizes, report: Report, http: Http) -> None:
     report.rows.append(
         Row(
             "3. overhead, TestClient (async, instant)",
-            f"{fmt(sdk_rps, digits=0)} req/s; baseline {base_rps['median']:.0f} req/s "
-            f"({ratio:.2f}x)",
+            f"{fmt(sdk_rps, digits=0)} req/s; bare asyncio loop {base_rps['median']:.0f} req/s "
+            f"(SDK at {1 / ratio:.0%} of it)",
             ">= 20,000 req/s",
             sdk_rps["median"] >= 20_000,
         )
@@ -771,6 +824,7 @@ async def scenario_memory(sizes: Sizes, report: Report, http: Http) -> None:
 
 
 SCENARIOS: list[Callable[[Sizes, Report, Http], Awaitable[None]]] = [
+    scenario_round_trip,
     scenario_concurrency,
     scenario_sync,
     scenario_overhead,
@@ -812,6 +866,19 @@ def chart(report: Report, path: Path) -> None:
     for transport, label in (("in_process", "TestClient (in process)"), ("http", "HTTP loopback")):
         rps = [data[transport][str(bound)]["requests_per_s"] for bound in BOUNDS]
         axes.plot(BOUNDS, rps, "o-", label=label)
+    ceiling = report.scenarios.get("3_overhead", {}).get("http", {}).get("sdk_requests_per_s")
+    if ceiling:
+        axes.axhline(
+            ceiling["median"], color="tab:orange", linestyle=":", label="HTTP, instant handler"
+        )
+    legacy = report.scenarios.get("6_legacy_sdk", {}).get("scenario_1")
+    if legacy:
+        axes.axhline(
+            legacy["requests"] / legacy["legacy_s"]["median"],
+            color="tab:red",
+            linestyle="-.",
+            label="knowledge-mapper 0.0.24, HTTP",
+        )
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xticks(BOUNDS, [str(b) for b in BOUNDS])

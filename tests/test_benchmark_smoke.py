@@ -45,6 +45,7 @@ def test_harness_runs_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     module.main(["--quick", "--out", str(tmp_path), "--legacy-cache", str(tmp_path / "legacy")])
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["scenarios"]) == {
+        "0_round_trip",
         "1_concurrency",
         "2_sync_handlers",
         "3_overhead",
