@@ -319,6 +319,15 @@ async def timed_asks(asker: KnowledgeBase, count: int) -> float:
     return time.perf_counter() - started
 
 
+async def http_bursts(
+    http: Http, kb_id: str, requests: int, repeat: int, *options: str
+) -> list[float]:
+    """Wall times of ``repeat`` bursts of ``requests`` asks at an ``answerer.py`` process."""
+    async with answerer_process(http, kb_id, *options):
+        await timed_asks(http.asker, WARMUP_ASKS)
+        return [await timed_asks(http.asker, requests) for _ in range(repeat)]
+
+
 # ---------------------------------------------------------------- scenarios
 
 
@@ -354,6 +363,43 @@ async def scenario_round_trip(sizes: Sizes, report: Report, http: Http) -> None:
     )
 
 
+async def http_by_bound(http: Http, sizes: Sizes, kind: str, *options: str) -> dict[str, Any]:
+    """Scenario 1's bursts over HTTP at every bound, for handlers of ``kind``."""
+    results = {}
+    for bound in BOUNDS:
+        times = await http_bursts(
+            http,
+            f"{KB_BASE}/{kind}-{bound}",
+            sizes.requests,
+            sizes.repeat,
+            *options,
+            *("--delay", str(sizes.delay), "--max-concurrent-handlers", str(bound)),
+        )
+        results[str(bound)] = spread(times)
+    return results
+
+
+def efficiency_rows(report: Report, results: dict[str, Any], sizes: Sizes, kind: str) -> None:
+    """Ideal, ratio and a row per transport and bound, for scenarios 1 and 2."""
+    for transport, tolerance, label in (
+        ("in_process", 0.10, "TestClient"),
+        ("http", 0.20, "HTTP loopback"),
+    ):
+        for bound in BOUNDS:
+            stats = results[transport][str(bound)]
+            ideal = math.ceil(sizes.requests / bound) * sizes.delay
+            ratio = stats["median"] / ideal
+            stats.update(ideal=ideal, ratio=ratio, requests_per_s=sizes.requests / stats["median"])
+            report.rows.append(
+                Row(
+                    f"{kind}, {label}, N={bound}",
+                    f"{fmt(stats, unit=' s')}; ideal {ideal:.3f} s; ratio {ratio:.3f}",
+                    f"ratio <= {1 + tolerance:.2f}",
+                    ratio <= 1 + tolerance,
+                )
+            )
+
+
 async def scenario_concurrency(sizes: Sizes, report: Report, http: Http) -> None:
     delay = sizes.delay
 
@@ -369,49 +415,22 @@ async def scenario_concurrency(sizes: Sizes, report: Report, http: Http) -> None
         ]
         results["in_process"][str(bound)] = spread(times)
 
-    for bound in BOUNDS:
-        async with answerer_process(
-            http,
-            f"{KB_BASE}/async-{bound}",
-            "--delay",
-            str(delay),
-            "--max-concurrent-handlers",
-            str(bound),
-        ):
-            await timed_asks(http.asker, WARMUP_ASKS)
-            times = [await timed_asks(http.asker, sizes.requests) for _ in range(sizes.repeat)]
-        results["http"][str(bound)] = spread(times)
+    results["http"] = await http_by_bound(http, sizes, "async")
     # The same requests without the SDK: raw httpx polls and posts, one request at a time.
-    async with answerer_process(
-        http, f"{KB_BASE}/raw-async", "--kind", "raw", "--delay", str(delay)
-    ):
-        await timed_asks(http.asker, WARMUP_ASKS)
-        raw = spread([await timed_asks(http.asker, sizes.requests) for _ in range(sizes.repeat)])
+    raw = spread(
+        await http_bursts(
+            http,
+            f"{KB_BASE}/raw-async",
+            sizes.requests,
+            sizes.repeat,
+            *("--kind", "raw", "--delay", str(delay)),
+        )
+    )
     raw_ideal = sizes.requests * delay
     raw.update(ideal=raw_ideal, ratio=raw["median"] / raw_ideal)
     results["http_raw_httpx_sequential"] = raw
 
-    for transport, tolerance, label in (
-        ("in_process", 0.10, "TestClient"),
-        ("http", 0.20, "HTTP loopback"),
-    ):
-        for bound in BOUNDS:
-            stats = results[transport][str(bound)]
-            ideal = math.ceil(sizes.requests / bound) * delay
-            ratio = stats["median"] / ideal
-            stats.update(
-                ideal=ideal,
-                ratio=ratio,
-                requests_per_s=sizes.requests / stats["median"],
-            )
-            report.rows.append(
-                Row(
-                    f"1. async, {label}, N={bound}",
-                    f"{fmt(stats, unit=' s')}; ideal {ideal:.3f} s; ratio {ratio:.3f}",
-                    f"ratio <= {1 + tolerance:.2f}",
-                    ratio <= 1 + tolerance,
-                )
-            )
+    efficiency_rows(report, results, sizes, "1. async")
     report.rows.append(
         Row(
             "1. async, HTTP loopback, no SDK: raw httpx, one at a time",
@@ -446,35 +465,8 @@ async def scenario_sync(sizes: Sizes, report: Report, http: Http) -> None:
         stats["loop_lag"] = spread(lags)
         stats["idle_loop_lag"] = await idle_lag(stats["median"])
         results["in_process"][str(bound)] = stats
-    for bound in BOUNDS:
-        async with answerer_process(
-            http,
-            f"{KB_BASE}/sync-{bound}",
-            "--sync",
-            "--delay",
-            str(delay),
-            "--max-concurrent-handlers",
-            str(bound),
-        ):
-            await timed_asks(http.asker, WARMUP_ASKS)
-            times = [await timed_asks(http.asker, sizes.requests) for _ in range(sizes.repeat)]
-        results["http"][str(bound)] = spread(times)
-    for transport, tolerance, label in (
-        ("in_process", 0.10, "TestClient"),
-        ("http", 0.20, "HTTP loopback"),
-    ):
-        for bound in BOUNDS:
-            stats = results[transport][str(bound)]
-            ideal = math.ceil(sizes.requests / bound) * delay
-            stats.update(ideal=ideal, ratio=stats["median"] / ideal)
-            report.rows.append(
-                Row(
-                    f"2. sync, {label}, N={bound}",
-                    f"{fmt(stats, unit=' s')}; ideal {ideal:.3f} s; ratio {stats['ratio']:.3f}",
-                    f"ratio <= {1 + tolerance:.2f}",
-                    stats["ratio"] <= 1 + tolerance,
-                )
-            )
+    results["http"] = await http_by_bound(http, sizes, "sync", "--sync")
+    efficiency_rows(report, results, sizes, "2. sync")
     for bound in BOUNDS:
         lag = results["in_process"][str(bound)]["loop_lag"]
         idle = results["in_process"][str(bound)]["idle_loop_lag"]
@@ -515,9 +507,7 @@ async def baseline_run(requests: int) -> float:
 
 async def http_rates(http: Http, kb_id: str, requests: int, repeat: int, *options: str) -> Any:
     """Requests/s of an answering process with an instant handler, over HTTP."""
-    async with answerer_process(http, kb_id, *options):
-        await timed_asks(http.asker, WARMUP_ASKS)
-        times = [await timed_asks(http.asker, requests) for _ in range(repeat)]
+    times = await http_bursts(http, kb_id, requests, repeat, *options)
     return spread([requests / t for t in times])
 
 
@@ -717,11 +707,15 @@ async def scenario_legacy(sizes: Sizes, report: Report, http: Http) -> None:
     async with legacy_answerer(python, http.url, f"{KB_BASE}/legacy-slow", delay):
         await timed_asks(http.asker, WARMUP_ASKS // 4)
         legacy_slow = spread([await timed_asks(http.asker, n) for _ in range(sizes.repeat)])
-    async with answerer_process(
-        http, f"{KB_BASE}/sdk-slow", "--delay", str(delay), "--max-concurrent-handlers", "10"
-    ):
-        await timed_asks(http.asker, WARMUP_ASKS)
-        sdk_slow = spread([await timed_asks(http.asker, n) for _ in range(sizes.repeat)])
+    sdk_slow = spread(
+        await http_bursts(
+            http,
+            f"{KB_BASE}/sdk-slow",
+            n,
+            sizes.repeat,
+            *("--delay", str(delay), "--max-concurrent-handlers", "10"),
+        )
+    )
     async with legacy_answerer(python, http.url, f"{KB_BASE}/legacy-instant", 0):
         await timed_asks(http.asker, WARMUP_ASKS)
         legacy_rps = spread([m / await timed_asks(http.asker, m) for _ in range(sizes.repeat)])

@@ -154,7 +154,15 @@ LEGACY_KB = textwrap.dedent(
 
 
 class LegacyUnavailable(Exception):
-    """The legacy SDK could not be installed (e.g. PyPI unreachable); the message says why."""
+    """The legacy SDK could not be installed (e.g. PyPI unreachable); the message says why.
+
+    Attributes:
+        unreachable: Whether pip's output says that the package index could not be reached.
+    """
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 def _environment() -> dict[str, str]:
@@ -253,13 +261,17 @@ def ensure_legacy_python(cache_dir: Path) -> Path:
         output = _text(exc.stdout) + _text(exc.stderr)
         raise LegacyUnavailable(
             f"pip install {LEGACY_PACKAGE} took over {PIP_TIMEOUT:g} s; is PyPI reachable?\n"
-            f"{output[-TAIL:]}"
+            f"{output[-TAIL:]}",
+            unreachable=True,
         ) from exc
     output = install.stdout + install.stderr
     if install.returncode != 0:
         unreachable = any(marker in output for marker in _UNREACHABLE)
         why = "PyPI looks unreachable" if unreachable else f"pip exited with {install.returncode}"
-        raise LegacyUnavailable(f"pip install {LEGACY_PACKAGE} failed ({why}):\n{output[-TAIL:]}")
+        raise LegacyUnavailable(
+            f"pip install {LEGACY_PACKAGE} failed ({why}):\n{output[-TAIL:]}",
+            unreachable=unreachable,
+        )
     if not _imports_legacy(python):
         raise LegacyUnavailable(
             f"pip installed {LEGACY_PACKAGE} but {python} cannot import it:\n{output[-TAIL:]}"

@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import socket
-import subprocess
 import sys
 import textwrap
 from collections.abc import AsyncIterator
@@ -26,10 +25,10 @@ from typing import Any
 
 import pytest
 
+from benchmarks.legacy import LEGACY_PACKAGE, LegacyUnavailable, ensure_legacy_python
 from km_core import BindingSet, ExchangeStatus, KnowledgeBase, RequestContext
 from km_httpx import HttpxClient
 
-LEGACY_PACKAGE = "knowledge-mapper==0.0.24"
 EX = {"ex": "http://example.org/"}
 SDK_ID = "http://example.org/kb/sdk"
 LEGACY_ID = "http://example.org/kb/legacy"
@@ -37,21 +36,7 @@ OAK = "<http://example.org/oak>"
 BEECH = "<http://example.org/beech>"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 
-INSTALL_TIMEOUT = 40  # seconds for venv + pip
 STEP_TIMEOUT = 15  # seconds for any one step of a subprocess
-
-# pip's words for "the package index could not be reached".
-_UNREACHABLE = (
-    "NewConnectionError",
-    "Temporary failure in name resolution",
-    "Name or service not known",
-    "Network is unreachable",
-    "ConnectTimeout",
-    "ReadTimeout",
-    "Connection refused",
-    "No matching distribution found",
-    "Could not find a version that satisfies",
-)
 
 LEGACY_SCRIPT = textwrap.dedent(
     '''
@@ -143,41 +128,12 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def legacy_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A virtualenv's python with knowledge-mapper 0.0.24 installed from PyPI."""
-    venv = tmp_path_factory.mktemp("legacy") / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", str(venv)],
-        check=True,
-        timeout=INSTALL_TIMEOUT,
-        capture_output=True,
-    )
-    python = venv / "bin" / "python"
     try:
-        install = subprocess.run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--timeout",
-                "20",
-                "--retries",
-                "1",
-                LEGACY_PACKAGE,
-            ],
-            timeout=INSTALL_TIMEOUT,
-            capture_output=True,
-            text=True,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.skip(f"pip install {LEGACY_PACKAGE} timed out: is PyPI reachable? {exc}")
-    if install.returncode != 0:
-        output = install.stdout + install.stderr
-        if any(marker in output for marker in _UNREACHABLE):
-            pytest.skip(f"PyPI is unreachable, cannot install {LEGACY_PACKAGE}: {output[-500:]}")
-        pytest.fail(f"pip install {LEGACY_PACKAGE} failed:\n{output[-3000:]}")
-    return python
+        return ensure_legacy_python(tmp_path_factory.mktemp("legacy"))
+    except LegacyUnavailable as exc:
+        if exc.unreachable:
+            pytest.skip(f"cannot install {LEGACY_PACKAGE}: {exc}")
+        pytest.fail(str(exc))
 
 
 async def _stop(process: asyncio.subprocess.Process, *, grace: float = 10) -> None:
