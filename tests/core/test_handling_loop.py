@@ -60,6 +60,20 @@ async def start(kb: KnowledgeBase) -> None:
     await kb.register()
 
 
+def gated_heights(kb: KnowledgeBase) -> tuple[Arrivals, asyncio.Event]:
+    """Declare ``heights`` with a handler that arrives, then answers once the event is set."""
+    arrivals = Arrivals()
+    gate = asyncio.Event()
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        await arrivals.arrive()
+        await gate.wait()
+        return ANSWER
+
+    return arrivals, gate
+
+
 def enqueue(client: TestClient, count: int, ki: str = "heights") -> list[int]:
     return [client.enqueue_handle_request(ki, [{"tree": OAK}]) for _ in range(count)]
 
@@ -203,14 +217,7 @@ class PollCountingClient(TestClient):
 async def test_exactly_one_poll_is_open_at_a_time() -> None:
     client = PollCountingClient()
     kb = KnowledgeBase(id="http://example.org/kb/polls", name="p", description="", client=client)
-    release = asyncio.Event()
-    arrivals = Arrivals()
-
-    @kb.answer_ki("heights", PATTERN, prefixes=EX)
-    async def heights(binding_set: BindingSet) -> BindingSet:
-        await arrivals.arrive()
-        await release.wait()
-        return ANSWER
+    arrivals, release = gated_heights(kb)
 
     await start(kb)
     enqueue(client, 5)
@@ -229,14 +236,7 @@ async def test_a_full_loop_does_not_poll_until_a_permit_is_free(
     kb: KnowledgeBase, client: TestClient
 ) -> None:
     """With every permit taken, the loop holds no poll: the KE queues requests meanwhile."""
-    release = asyncio.Event()
-    arrivals = Arrivals()
-
-    @kb.answer_ki("heights", PATTERN, prefixes=EX)
-    async def heights(binding_set: BindingSet) -> BindingSet:
-        await arrivals.arrive()
-        await release.wait()
-        return ANSWER
+    arrivals, release = gated_heights(kb)
 
     await start(kb)
     enqueue(client, 3)
@@ -547,14 +547,7 @@ async def test_requests_after_exit_are_not_polled(kb: KnowledgeBase, client: Tes
 async def test_loops_limits_the_number_of_polls_then_drains(
     kb: KnowledgeBase, client: TestClient
 ) -> None:
-    release = asyncio.Event()
-    arrivals = Arrivals()
-
-    @kb.answer_ki("heights", PATTERN, prefixes=EX)
-    async def heights(binding_set: BindingSet) -> BindingSet:
-        await arrivals.arrive()
-        await release.wait()
-        return ANSWER
+    arrivals, release = gated_heights(kb)
 
     await start(kb)
     ids = enqueue(client, 2)
@@ -583,14 +576,7 @@ async def test_loops_zero_polls_nothing(kb: KnowledgeBase, client: TestClient) -
 async def test_cancelling_the_loop_still_answers_every_accepted_request(
     kb: KnowledgeBase, client: TestClient
 ) -> None:
-    release = asyncio.Event()
-    arrivals = Arrivals()
-
-    @kb.answer_ki("heights", PATTERN, prefixes=EX)
-    async def heights(binding_set: BindingSet) -> BindingSet:
-        await arrivals.arrive()
-        await release.wait()
-        return ANSWER
+    arrivals, release = gated_heights(kb)
 
     await start(kb)
     ids = enqueue(client, 3)
@@ -610,14 +596,7 @@ async def test_cancelling_the_loop_still_answers_every_accepted_request(
 async def test_a_second_cancel_cancels_handlers_which_are_still_answered(
     kb: KnowledgeBase, client: TestClient
 ) -> None:
-    never = asyncio.Event()
-    arrivals = Arrivals()
-
-    @kb.answer_ki("heights", PATTERN, prefixes=EX)
-    async def heights(binding_set: BindingSet) -> BindingSet:
-        await arrivals.arrive()
-        await never.wait()
-        return ANSWER
+    arrivals, _never_set = gated_heights(kb)
 
     await start(kb)
     ids = enqueue(client, 2)
@@ -636,14 +615,7 @@ async def test_a_second_cancel_cancels_handlers_which_are_still_answered(
 async def test_a_lasting_poll_error_ends_the_loop_after_answering_in_flight_requests(
     kb: KnowledgeBase, client: TestClient
 ) -> None:
-    release = asyncio.Event()
-    arrivals = Arrivals()
-
-    @kb.answer_ki("heights", PATTERN, prefixes=EX)
-    async def heights(binding_set: BindingSet) -> BindingSet:
-        await arrivals.arrive()
-        await release.wait()
-        return ANSWER
+    arrivals, release = gated_heights(kb)
 
     await start(kb)
     ids = enqueue(client, 2)
