@@ -176,6 +176,21 @@ async def stop(loop: asyncio.Task[None]) -> None:
         await loop
 
 
+@contextlib.asynccontextmanager
+async def asker_in_process(handler: Callable[..., Any], bound: int) -> AsyncIterator[KnowledgeBase]:
+    """An asker and an answerer (serving ``handler``) on a new local engine, in process."""
+    engine = LocalKnowledgeEngine(kb_wait_timeout=3600)
+    answerer = answering_kb(LocalEngineClient(engine), handler)
+    asker = asking_kb(LocalEngineClient(engine))
+    await start(answerer, asker)
+    loop = asyncio.create_task(answerer.start_handling_loop(max_concurrent_handlers=bound))
+    try:
+        yield asker
+    finally:
+        await stop(loop)
+        await finish(asker, answerer)
+
+
 class LagTicker:
     """Measures the event loop's worst lag: how late a 1 ms sleep wakes up."""
 
@@ -583,19 +598,11 @@ async def scenario_latency(sizes: Sizes, report: Report, http: Http) -> None:
     async def handler(binding_set: BindingSet) -> BindingSet:
         return [{"tree": STAMP_TREE, "height": f'"{time.monotonic()!r}"^^<{DOUBLE}>'}]
 
-    engine = LocalKnowledgeEngine(kb_wait_timeout=3600)
-    answerer = answering_kb(LocalEngineClient(engine), handler)
-    asker = asking_kb(LocalEngineClient(engine))
-    await start(answerer, asker)
     runs: dict[str, list[list[float]]] = {"in_process": [], "http": []}
-    loop = asyncio.create_task(answerer.start_handling_loop(max_concurrent_handlers=10))
-    try:
+    async with asker_in_process(handler, 10) as asker:
         await latency_samples(asker, WARMUP_ASKS)
         for _ in range(sizes.repeat):
             runs["in_process"].append(await latency_samples(asker, sizes.latency_samples))
-    finally:
-        await stop(loop)
-        await finish(asker, answerer)
     async with answerer_process(http, f"{KB_BASE}/stamp", "--stamp"):
         await latency_samples(http.asker, WARMUP_ASKS)
         for _ in range(sizes.repeat):
@@ -641,16 +648,8 @@ async def scenario_fanout(sizes: Sizes, report: Report, http: Http) -> None:
         await asyncio.sleep(delay)
         return []
 
-    engine = LocalKnowledgeEngine(kb_wait_timeout=3600)
-    answerer = answering_kb(LocalEngineClient(engine), handler)
-    asker = asking_kb(LocalEngineClient(engine))
-    await start(answerer, asker)
-    loop = asyncio.create_task(answerer.start_handling_loop(max_concurrent_handlers=n))
-    try:
+    async with asker_in_process(handler, n) as asker:
         in_process = await fanout_times(asker, n, sizes.repeat)
-    finally:
-        await stop(loop)
-        await finish(asker, answerer)
 
     from km_httpx import HttpxClient
 
