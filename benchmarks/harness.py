@@ -204,19 +204,21 @@ class LagTicker:
             await asyncio.sleep(0.001)
             self.worst = max(self.worst, time.perf_counter() - before - 0.001)
 
-    def __enter__(self) -> LagTicker:
+    async def __aenter__(self) -> LagTicker:
         self._task = asyncio.create_task(self._run())
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         assert self._task is not None
         self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task  # its outcome: cancelled, or the error that ended it
 
 
 async def idle_lag(seconds: float) -> float:
     """The worst lag of a ticker on an otherwise idle event loop: the machine's own noise."""
     ticker = LagTicker()
-    with ticker:
+    async with ticker:
         await asyncio.sleep(seconds)
     return ticker.worst
 
@@ -235,7 +237,7 @@ async def burst_through_test_client(
     for _ in range(requests):
         client.enqueue_handle_request("heights", [])
     client.enqueue_exit()
-    with ticker or contextlib.nullcontext():
+    async with ticker or contextlib.nullcontext():
         started = time.perf_counter()
         await kb.start_handling_loop(max_concurrent_handlers=bound)
         elapsed = time.perf_counter() - started

@@ -651,5 +651,7 @@ async def serve_locally(
         yield f"http://{host}:{bound}/rest"
     finally:
         listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
         server.should_exit = True
         await asyncio.wait_for(serve, 10)  # ends the server task and retrieves its outcome
