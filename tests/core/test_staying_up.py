@@ -112,9 +112,11 @@ async def test_connect_waits_for_a_ke_that_comes_up_later() -> None:
             super().__init__()
             self.checks = 0
 
-        async def ke_is_available(self) -> bool:
+        async def get_version(self) -> str:
             self.checks += 1
-            return self.checks >= 4
+            if self.checks < 4:
+                raise KnowledgeEngineUnavailableError("connection refused")
+            return await super().get_version()
 
     late = LateClient()
     kb = make_kb(late)

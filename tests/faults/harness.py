@@ -205,6 +205,10 @@ class SwitchedClient(LocalEngineClient):
     async def ke_is_available(self) -> bool:
         return self.switch.up and await super().ke_is_available()
 
+    async def get_version(self) -> str:
+        await self._guard("get_version")
+        return await super().get_version()
+
     async def register_kb(self, kb: KnowledgeBaseInfo, *, reregister: bool = False) -> None:
         await self._guard("register_kb")
         await super().register_kb(kb, reregister=reregister)

@@ -4,6 +4,7 @@ Everything public is importable from this package; its modules are private.
 """
 
 from .__about__ import __version__
+from ._access_log import ACCESS_LOGGER_NAME
 from ._backoff import Backoff
 from ._binding_model import BindingModel
 from ._dependencies import Depends, RequestContext
@@ -13,6 +14,7 @@ from ._errors import (
     ConfigurationError,
     GraphPatternError,
     HandlerDeclarationError,
+    KnowledgeBaseStoppedError,
     KnowledgeEngineError,
     KnowledgeEngineResponseError,
     KnowledgeEngineServerError,
@@ -20,6 +22,7 @@ from ._errors import (
     KnowledgeMapperError,
     PollConflictError,
     SmartConnectorNotFoundError,
+    StartupError,
     UnexpectedResponseError,
     UnknownKnowledgeInteractionError,
 )
@@ -54,6 +57,7 @@ from ._protocol import ClientProtocol
 from ._rdf import IRI, XSD, Datatype, LangString, RDFTerm, TypedLiteral
 
 __all__ = [
+    "ACCESS_LOGGER_NAME",
     "IRI",
     "XSD",
     "AnswerKnowledgeInteraction",
@@ -81,6 +85,7 @@ __all__ = [
     "HandlerDeclarationError",
     "KnowledgeBase",
     "KnowledgeBaseInfo",
+    "KnowledgeBaseStoppedError",
     "KnowledgeEngineError",
     "KnowledgeEngineResponseError",
     "KnowledgeEngineServerError",
@@ -102,6 +107,7 @@ __all__ = [
     "ReactKnowledgeInteraction",
     "RequestContext",
     "SmartConnectorNotFoundError",
+    "StartupError",
     "TypedLiteral",
     "UnexpectedResponseError",
     "UnknownKnowledgeInteractionError",

@@ -13,8 +13,11 @@ KnowledgeMapperError
 ├── UnknownKnowledgeInteractionError (LookupError)
 ├── BindingValidationError (ValueError)        a binding set that is not one
 ├── ClientClosedError (RuntimeError)           the client was closed (before or during a call)
+├── StartupError                               the KB's lifespan or a startup hook failed
 └── KnowledgeEngineError                       the Knowledge Engine could not do what was asked
     ├── KnowledgeEngineUnavailableError         no answer at all: refused, reset, timed out
+    ├── KnowledgeBaseStoppedError               the KE stopped the KB: deleted it, its lease
+    │                                           expired, or the KE shut down
     ├── UnexpectedResponseError                 an answer the SDK cannot read (bad JSON, shape)
     └── KnowledgeEngineResponseError            the KE answered with an error status
         ├── SmartConnectorNotFoundError         404: the KB (or what it names) is unknown
@@ -37,6 +40,7 @@ __all__ = [
     "ConfigurationError",
     "GraphPatternError",
     "HandlerDeclarationError",
+    "KnowledgeBaseStoppedError",
     "KnowledgeEngineError",
     "KnowledgeEngineResponseError",
     "KnowledgeEngineServerError",
@@ -44,6 +48,7 @@ __all__ = [
     "KnowledgeMapperError",
     "PollConflictError",
     "SmartConnectorNotFoundError",
+    "StartupError",
     "UnexpectedResponseError",
     "UnknownKnowledgeInteractionError",
 ]
@@ -106,6 +111,21 @@ class ClientClosedError(KnowledgeMapperError, RuntimeError):
     """The client was closed, before the call or while it was under way."""
 
 
+class StartupError(KnowledgeMapperError):
+    """A knowledge base could not start serving: its lifespan or a startup hook raised.
+
+    What had started is stopped again before this is raised; the original exception is its
+    ``__cause__``.
+
+    Attributes:
+        kb_id: The knowledge base that could not start.
+    """
+
+    def __init__(self, message: str, *, kb_id: str) -> None:
+        self.kb_id = kb_id
+        super().__init__(message)
+
+
 class KnowledgeEngineError(KnowledgeMapperError):
     """The Knowledge Engine could not do what was asked.
 
@@ -153,6 +173,16 @@ class KnowledgeEngineUnavailableError(KnowledgeEngineError):
     """The Knowledge Engine could not be reached, or did not answer in time."""
 
     transient = True
+
+
+class KnowledgeBaseStoppedError(KnowledgeEngineError):
+    """The Knowledge Engine stopped this knowledge base while it served.
+
+    The KE ends a KB's long poll with 410 when the KB is deleted (by anyone, through
+    ``DELETE /sc``), when its lease expires, or when the KE itself shuts down. The KB is then
+    gone from the KE, so `KnowledgeBase.serve` does not unregister it and raises this; a
+    supervisor that restarts the process registers it again once the KE is back.
+    """
 
 
 class UnexpectedResponseError(KnowledgeEngineError):

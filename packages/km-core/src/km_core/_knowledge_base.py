@@ -1,14 +1,16 @@
-"""The KnowledgeBase: declarations, lifecycle, the handling loop and outgoing calls."""
+"""The KnowledgeBase: declarations, lifecycle, the handling loop and outgoing calls.
+
+Its service life (lifespan, hooks, owned tasks) is in ``_lifespan``, reaching the KE at start in
+``_connect``, signal capture in ``_signals`` and the access log in ``_access_log``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import enum
 import logging
 import re
-import signal
 import sys
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -16,8 +18,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, overload
 
+from ._access_log import log_access
 from ._backoff import Backoff
 from ._binding_model import BindingModel
+from ._connect import wait_for_engine
 from ._dependencies import (
     Dependant,
     RequestContext,
@@ -28,8 +32,8 @@ from ._dependencies import (
 from ._errors import (
     BindingValidationError,
     ConfigurationError,
+    KnowledgeBaseStoppedError,
     KnowledgeEngineError,
-    KnowledgeEngineUnavailableError,
     SmartConnectorNotFoundError,
     UnknownKnowledgeInteractionError,
 )
@@ -42,6 +46,7 @@ from ._interactions import (
     from_binding_set,
     to_binding_set,
 )
+from ._lifespan import Hook, Lifespan, LifespanFactory
 from ._models import (
     AskExchangeInfo,
     Binding,
@@ -54,12 +59,14 @@ from ._models import (
     PostExchangeInfo,
 )
 from ._protocol import ClientProtocol
+from ._signals import install_signal_handlers
 
 __all__ = ["AskResponse", "ErrorPolicy", "KnowledgeBase", "PostResponse"]
 
 logger = logging.getLogger("km_core")
 
 F = TypeVar("F", bound=Callable[..., Any])
+H = TypeVar("H", bound=Hook)
 B = TypeVar("B")
 A = TypeVar("A")
 R = TypeVar("R")
@@ -168,6 +175,12 @@ class KnowledgeBase:
         response_retry_period: Seconds during which a response that could not be posted
             (the KE unreachable, a 5xx) is tried again; after that it is dropped with an error
             log. The KE's asker waits 10 s by default.
+        lifespan: What the KB runs inside while it serves, as in Starlette: a function that
+            takes the KB and returns an async context manager (for example one made with
+            `contextlib.asynccontextmanager`). It is entered once the KB is connected and
+            registered, before the handling loop starts, and left after the loop has drained,
+            before the KB unregisters. See also `on_startup`, `on_shutdown`, `every` and
+            `create_task`.
 
     Attributes:
         dependency_overrides: Maps a dependency factory to the factory to call instead, at every
@@ -187,6 +200,7 @@ class KnowledgeBase:
         error_policy: ErrorPolicy = ErrorPolicy.EMPTY_BINDING_SET,
         handler_timeout: float | None = None,
         response_retry_period: float = 10.0,
+        lifespan: LifespanFactory | None = None,
     ) -> None:
         if handler_timeout is not None and handler_timeout <= 0:
             raise ConfigurationError(f"handler_timeout must be positive, got {handler_timeout!r}")
@@ -232,6 +246,8 @@ class KnowledgeBase:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._run_sync: RunSync = run_in_default_thread
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._life = Lifespan(id, lifespan)
+        self._stopped_by_engine = False
 
     def __repr__(self) -> str:
         return f"<KnowledgeBase {self.id!r}>"
@@ -519,6 +535,71 @@ class KnowledgeBase:
             )
         return found
 
+    # ------------------------------------------------------------------ service life
+
+    def on_startup(self, hook: H) -> H:
+        """Decorate a function to run when the KB starts serving, after its lifespan is entered.
+
+        The hook takes no arguments and may be ``def`` (run in a worker thread) or
+        ``async def``. Hooks run in the order they were declared, once the KB is connected and
+        registered (so they may `ask` and `post`) and before the handling loop polls. One that
+        raises stops the start: `serve` raises `StartupError`, and ``km run`` exits with one
+        line on stderr and a non-zero status.
+        """
+        self._life.add_startup(hook)
+        return hook
+
+    def on_shutdown(self, hook: H) -> H:
+        """Decorate a function to run when the KB stops serving, before its lifespan is left.
+
+        Shutdown hooks run in the order they were declared, after the handling loop has drained
+        and the KB's tasks have been cancelled, and before the KB unregisters. One that raises
+        is logged; the others still run.
+        """
+        self._life.add_shutdown(hook)
+        return hook
+
+    def every(self, seconds: float) -> Callable[[F], F]:
+        """Decorate a function to run every ``seconds`` while the KB serves.
+
+        The function takes no arguments and may be ``def`` (run in a worker thread, where
+        `ask_sync` works) or ``async def``. Its first run starts when the KB has started, the
+        next ones every ``seconds`` after the start of the one before (a run that takes longer
+        skips the runs it overlaps). A run that raises is logged with the KB's id, and the next
+        run comes as planned. It is cancelled when the KB stops.
+
+        Example:
+            ```python
+            @kb.every(5.0)
+            async def ask_heights() -> None:
+                print(await kb.ask(heights))
+            ```
+        """
+
+        def decorator(function: F) -> F:
+            self._life.add_periodic(seconds, function)
+            return function
+
+        return decorator
+
+    def create_task(
+        self, coroutine: Coroutine[Any, Any, Any], *, name: str | None = None
+    ) -> asyncio.Task[Any]:
+        """Start a task that the KB owns: cancelled and awaited when the KB stops serving.
+
+        Call it while the KB serves: from its lifespan, a startup hook, a handler or another of
+        its tasks. An exception that ends the task is logged with the KB's id and the task's
+        name; the KB keeps serving.
+
+        Args:
+            coroutine: What the task runs.
+            name: The task's name, for the log.
+
+        Raises:
+            RuntimeError: the KB is not serving.
+        """
+        return self._life.create_task(coroutine, name=name)
+
     # ------------------------------------------------------------------ lifecycle
 
     @property
@@ -542,29 +623,14 @@ class KnowledgeBase:
         Args:
             wait: Seconds to keep trying (backing off per ``poll_backoff``) while the KE does
                 not answer, for a KE that starts later than the KB; ``0`` tries once, ``None``
-                tries until it answers.
+                tries until it answers. The last attempt is made when the wait is over.
 
         Raises:
-            KnowledgeEngineUnavailableError: the KE did not answer (with a version) in time.
+            KnowledgeEngineUnavailableError: the KE did not answer with a version in time. The
+                message says why (from the transport: nothing listening, not a Knowledge
+                Engine, TLS, a timeout) and how many attempts were made over how long.
         """
-        deadline = None if wait is None else time.monotonic() + wait
-        attempts = 0
-        while not await self.client.ke_is_available():
-            attempts += 1
-            delay = self.poll_backoff.delay(attempts)
-            if deadline is not None and time.monotonic() + delay > deadline:
-                raise KnowledgeEngineUnavailableError(
-                    f"the Knowledge Engine is not available (tried {attempts} times)",
-                    kb_id=self.id,
-                )
-            if attempts == 1:
-                logger.warning(
-                    "knowledge base %s: the Knowledge Engine is not available yet; waiting",
-                    self.id,
-                )
-            await asyncio.sleep(delay)  # a KE starting up signals nothing: try again later
-        if attempts:
-            logger.info("knowledge base %s: the Knowledge Engine is available", self.id)
+        await wait_for_engine(self.client, kb_id=self.id, wait=wait, backoff=self.poll_backoff)
 
     async def register(self, *, reregister: bool = True) -> None:
         """Register the KB with the KE, then every declared interaction.
@@ -586,6 +652,7 @@ class KnowledgeBase:
     async def _register_all(self, *, reregister: bool) -> None:
         await self.client.register_kb(self.info(), reregister=reregister)
         self._registered = True
+        self._stopped_by_engine = False
         self._handled_by_id.clear()
         for ki in self._interactions.values():
             ki.id = await self.client.register_ki(self.id, ki.registration())
@@ -628,7 +695,11 @@ class KnowledgeBase:
             self._lease_task = None
 
     async def unregister(self) -> None:
-        """Delete the KB (and so its interactions) from the KE. Harmless when not registered."""
+        """Delete the KB (and so its interactions) from the KE. Harmless when not registered.
+
+        After the KE stopped the KB (its poll was answered 410: deleted, lease expired, or the
+        KE shut down), the KB is gone from the KE already, and nothing is sent.
+        """
         self._stop_lease_renewal()
         if not self._registered:
             return
@@ -636,6 +707,12 @@ class KnowledgeBase:
         self._handled_by_id.clear()
         for ki in self._interactions.values():
             ki.id = None
+        if self._stopped_by_engine:
+            logger.info(
+                "knowledge base %s: the Knowledge Engine stopped it already; not unregistering",
+                self.id,
+            )
+            return
         await self.client.unregister_kb(self.id)
         logger.info("unregistered knowledge base %s", self.id)
 
@@ -645,10 +722,21 @@ class KnowledgeBase:
         await self.client.close()
 
     async def __aenter__(self) -> Self:
-        """Connect and register (unless registered already)."""
+        """Connect, register (unless registered already) and start the KB's lifespan.
+
+        Raises:
+            StartupError: the lifespan or a startup hook raised; the KB was unregistered and
+                closed again.
+        """
         await self.connect()
         if not self._registered:
             await self.register()
+        if not self._life.running:
+            try:
+                await self._life.start(self)
+            except BaseException:
+                await self._shut_down()
+                raise
         return self
 
     async def __aexit__(
@@ -657,7 +745,7 @@ class KnowledgeBase:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Stop a running handling loop (it drains), unregister and close."""
+        """Stop a running handling loop (it drains), end the lifespan, unregister and close."""
         await self._shut_down()
 
     async def _shut_down(self) -> None:
@@ -666,7 +754,15 @@ class KnowledgeBase:
             self.stop()
             await done.wait()
         try:
+            await self._life.stop()
             await self.unregister()
+        except KnowledgeEngineError as exc:
+            logger.warning(
+                "knowledge base %s: could not unregister (%s); the Knowledge Engine forgets it "
+                "when it restarts or its lease expires",
+                self.id,
+                exc,
+            )
         except Exception:
             logger.exception("knowledge base %s: could not unregister", self.id)
         finally:
@@ -712,11 +808,13 @@ class KnowledgeBase:
     ) -> None:
         """Run the KB as a service until SIGINT or SIGTERM (or `stop`).
 
-        Connects (waiting up to ``connect_wait`` seconds for the KE), registers, and runs the
-        handling loop. The first SIGINT or SIGTERM stops polling and lets in-flight handlers
-        finish within ``grace_period`` seconds (``None``: as long as they take), then cancels
-        the rest, answers what it cancelled, unregisters and closes. A second SIGINT cancels
-        the handlers at once. The signal handlers that were there before are restored.
+        Connects (waiting up to ``connect_wait`` seconds for the KE), registers, starts the
+        KB's lifespan (``lifespan=``, `on_startup`, `every`), and runs the handling loop. The
+        first SIGINT or SIGTERM stops polling and lets in-flight handlers finish within
+        ``grace_period`` seconds (``None``: as long as they take), then cancels the rest,
+        answers what it cancelled, ends the lifespan (cancelling the KB's tasks, then
+        `on_shutdown`), unregisters and closes. A second SIGINT cancels the handlers at once.
+        The signal handlers that were there before are restored.
 
         Args:
             max_concurrent_handlers: As for `start_handling_loop`.
@@ -724,8 +822,18 @@ class KnowledgeBase:
             connect_wait: Seconds to wait for a KE that is not up yet; ``None``: forever.
             handle_signals: Install the SIGINT/SIGTERM handlers; pass ``False`` in an
                 application that handles signals itself (and calls `stop`).
+
+        Raises:
+            KnowledgeEngineUnavailableError: the KE did not answer within ``connect_wait``.
+            StartupError: the lifespan or a startup hook raised.
+            KnowledgeBaseStoppedError: the KE stopped the KB while it served (it was deleted,
+                its lease expired, or the KE shut down); it is not unregistered.
         """
-        restore = _install_signal_handlers(self) if handle_signals else None
+        restore = (
+            install_signal_handlers(self.id, self.stop, self._force_stop)
+            if handle_signals
+            else None
+        )
         me = asyncio.current_task()
         assert me is not None
         self._stop_requested = False
@@ -734,9 +842,17 @@ class KnowledgeBase:
             await self.connect(wait=connect_wait)
             if not self._registered:
                 await self.register()
+            await self._life.start(self)
             await self.start_handling_loop(
                 max_concurrent_handlers=max_concurrent_handlers, grace_period=grace_period
             )
+            if self._stopped_by_engine and not self._stop_requested:
+                raise KnowledgeBaseStoppedError(
+                    "the Knowledge Engine stopped this knowledge base while it served: it was "
+                    "deleted, its lease expired, or the Knowledge Engine shut down",
+                    endpoint="GET /sc/handle",
+                    kb_id=self.id,
+                )
         except asyncio.CancelledError:
             if not self._stop_requested or me.cancelling() > 1:
                 raise
@@ -923,6 +1039,7 @@ class KnowledgeBase:
                         )
                         continue
                     logger.info("knowledge base %s: the KE asked the loop to exit", self.id)
+                    self._stopped_by_engine = not self._stop_requested
                     break
                 if result is PollResult.HANDLE:
                     logger.error(
@@ -1042,27 +1159,48 @@ class KnowledgeBase:
         """Run one handle request to its response; never raises but for cancellation.
 
         The permit is held while the handler runs and released before the response is posted,
-        so the next poll overlaps that round trip.
+        so the next poll overlaps that round trip. Once the response is posted (or dropped),
+        the request is logged on the access log.
         """
+        started = time.perf_counter()
+        ki = self._handled_by_id.get(request.knowledge_interaction_id)
         cancelled = False
         try:
-            response = await self._answer(request)
+            response, outcome = await self._answer(request)
         except asyncio.CancelledError as exc:
             cancelled = True
             reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else None
             response = self._failure(
                 request, reason or f"knowledge base {self.id} stopped before answering"
             )
+            outcome = "cancelled"
         finally:
             permits.release()
+        delivered = False
         try:
-            await self._respond(request, response)
+            delivered = await self._respond(request, response)
         finally:
+            if response.error_message is not None:
+                outcome += "; answered with an error message"
+            elif not response.binding_set and not outcome.startswith("answered"):
+                outcome += "; answered with an empty binding set"
+            if not delivered:
+                outcome += "; the response could not be posted"
+            log_access(
+                kb_id=self.id,
+                ki_name=ki.name if ki is not None else None,
+                requesting_kb_id=request.requesting_knowledge_base_id,
+                handle_request_id=request.handle_request_id,
+                outcome=outcome,
+                started=started,
+            )
             if cancelled:
                 raise asyncio.CancelledError
 
-    async def _answer(self, request: HandleRequest) -> HandleResponse:
-        """The response to a request: the handler's bindings, or a failure per the policy.
+    async def _answer(self, request: HandleRequest) -> tuple[HandleResponse, str]:
+        """The response to a request, and its outcome for the access log.
+
+        The response holds the handler's bindings, or a failure per the error policy.
 
         Raises:
             asyncio.CancelledError: the handler was cancelled; its first argument is the reason
@@ -1082,7 +1220,7 @@ class KnowledgeBase:
                 request,
                 f"knowledge base {self.id} has no knowledge interaction "
                 f"{request.knowledge_interaction_id}",
-            )
+            ), "no such interaction"
         try:
             binding_set = await self._run_handler(ki, request)
         except _HandlerTimeout as timeout:
@@ -1097,7 +1235,7 @@ class KnowledgeBase:
             )
             return self._failure(
                 request, f"the handler of {ki.name!r} did not answer within {timeout} s"
-            )
+            ), f"handler timed out after {timeout} s"
         except asyncio.CancelledError:
             logger.warning(
                 "knowledge base %s: handler of %r was cancelled on handle request %d from %s",
@@ -1119,8 +1257,12 @@ class KnowledgeBase:
             )
             return self._failure(
                 request, f"the handler of {ki.name!r} failed ({type(exc).__name__})"
-            )
-        return HandleResponse(handle_request_id=request.handle_request_id, binding_set=binding_set)
+            ), f"handler failed ({type(exc).__name__})"
+        count = len(binding_set)
+        return (
+            HandleResponse(handle_request_id=request.handle_request_id, binding_set=binding_set),
+            f"answered {count} binding{'' if count == 1 else 's'}",
+        )
 
     async def _run_handler(self, ki: Handled, request: HandleRequest) -> BindingSet:
         timeout = ki.timeout if ki.timeout is not None else self.handler_timeout
@@ -1195,8 +1337,12 @@ class KnowledgeBase:
         registered = (ki.id for ki in self._interactions.values() if ki.id is not None)
         return next(registered, request.knowledge_interaction_id)
 
-    async def _respond(self, request: HandleRequest, response: HandleResponse) -> None:
-        """Post a response; retry transient failures for ``response_retry_period`` seconds."""
+    async def _respond(self, request: HandleRequest, response: HandleResponse) -> bool:
+        """Post a response; retry transient failures for ``response_retry_period`` seconds.
+
+        Returns:
+            Whether the response was posted.
+        """
         deadline = time.monotonic() + self.response_retry_period
         attempts = 0
         while True:
@@ -1222,7 +1368,7 @@ class KnowledgeBase:
                         request.handle_request_id,
                         attempts,
                     )
-                return
+                return True
             logger.error(
                 "knowledge base %s: could not post the response to handle request %d (%s) from "
                 "%s; dropping it",
@@ -1232,7 +1378,7 @@ class KnowledgeBase:
                 request.requesting_knowledge_base_id,
                 exc_info=error,
             )
-            return
+            return False
 
     async def call(
         self,
@@ -1557,42 +1703,3 @@ class KnowledgeBase:
         loop = self._loop_for_bridge("post_sync")
         coroutine = self.post(ki, binding_set, recipients=recipients)
         return self._bridge(loop, coroutine, timeout)  # type: ignore[no-any-return]
-
-
-def _install_signal_handlers(kb: KnowledgeBase) -> Callable[[], None] | None:
-    """SIGINT/SIGTERM stop the KB gracefully; a second SIGINT forces. Returns the undo."""
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.getsignal(sig) for sig in signals}
-    received: list[int] = []
-
-    def on_signal(sig: int) -> None:
-        received.append(sig)
-        if len(received) == 1:
-            logger.warning(
-                "knowledge base %s: %s received; stopping (send SIGINT again to cancel the "
-                "handlers at once)",
-                kb.id,
-                signal.Signals(sig).name,
-            )
-            kb.stop()
-        elif sig == signal.SIGINT:
-            logger.warning("knowledge base %s: cancelling in-flight handlers", kb.id)
-            kb._force_stop()
-
-    try:
-        for sig in signals:
-            loop.add_signal_handler(sig, on_signal, sig)
-    except (NotImplementedError, RuntimeError, ValueError):
-        # Not the main thread, or a platform without loop signal handlers: the caller stops us.
-        for sig in signals:
-            with contextlib.suppress(Exception):
-                loop.remove_signal_handler(sig)
-        return None
-
-    def restore() -> None:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
-            signal.signal(sig, previous[sig])
-
-    return restore

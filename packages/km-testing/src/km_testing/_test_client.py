@@ -99,8 +99,9 @@ class TestClient:
         outgoing_calls: Every ask and post the KB made, in order.
         lease_renewals: How often the KB renewed its lease.
         domain_knowledge: The domain knowledge last uploaded, if any.
-        available: What `ke_is_available` answers; set it to ``False`` to simulate a KE
-            that is down.
+        available: Whether the simulated KE is up: with ``False``, `get_version` raises
+            `KnowledgeEngineUnavailableError` and `ke_is_available` answers ``False``, so that
+            `KnowledgeBase.connect` fails (or waits).
     """
 
     __test__: ClassVar[bool] = False  # not a test class, whatever pytest thinks of its name
@@ -287,8 +288,17 @@ class TestClient:
         return ki
 
     async def get_version(self) -> str:
-        """The version this client pretends the KE has."""
+        """The version this client pretends the KE has.
+
+        Raises:
+            KnowledgeEngineUnavailableError: `available` is ``False``.
+        """
         self._enter("get_version")
+        if not self.available:
+            raise KnowledgeEngineUnavailableError(
+                "the Knowledge Engine is not available (TestClient.available is False)",
+                endpoint="GET /version",
+            )
         return self.version
 
     async def ke_is_available(self) -> bool:
