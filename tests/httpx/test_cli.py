@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from km_core import KnowledgeBase
-from km_httpx import HttpxClient, KmSettings, __version__
+from km_httpx import ExitStatus, HttpxClient, KmSettings, __version__
 from km_httpx import _cli as cli
 from km_httpx._settings import SettingsLoadError, display_url, load_settings
 from km_testing import TestClient
@@ -84,11 +84,11 @@ def kb_source(kb_id: str = APP_ID, name: str = "kb") -> str:
     )
 
 
-def fails(capsys: pytest.CaptureFixture[str], call: Any, *args: Any) -> str:
-    """Call; assert it exits with status 2 and one line on stderr; return that line."""
+def fails(capsys: pytest.CaptureFixture[str], call: Any, *args: Any, status: int = 2) -> str:
+    """Call; assert it exits with ``status`` and one line on stderr; return that line."""
     with pytest.raises(SystemExit) as raised:
         call(*args)
-    assert raised.value.code == 2
+    assert raised.value.code == status
     out, err = capsys.readouterr()
     assert out == ""
     assert err.endswith("\n")
@@ -566,8 +566,14 @@ def test_an_unreachable_knowledge_engine(
     url = f"http://127.0.0.1:{port}/rest"
     app = write(tmp_path, "app_unreachable.py", kb_source())
     argv = ["run", str(app), "--ke-url", url, "--connect-wait", "0"]
-    message = fails(capsys, cli.main, [*argv, "--header", f"X-Token={SECRET}"])
-    assert message == f"km: cannot reach the Knowledge Engine at {url} within 0 s"
+    message = fails(
+        capsys, cli.main, [*argv, "--header", f"X-Token={SECRET}"], status=ExitStatus.UNREACHABLE
+    )
+    assert message == (
+        f"km: knowledge base {APP_ID}: cannot connect to the Knowledge Engine: nothing is "
+        f"listening at 127.0.0.1:{port}, where {url}/version points (connection refused) "
+        "(1 attempt)"
+    )
     assert SECRET not in caplog.text
 
 
@@ -666,9 +672,11 @@ async def test_km_run_tells_when_the_engine_is_unreachable(tmp_path: Path) -> No
         if process.returncode is None:
             process.kill()
             await process.wait()
-    assert process.returncode == 2
+    assert process.returncode == ExitStatus.UNREACHABLE
     lines = err.decode().splitlines()
-    assert lines[-1] == f"km: cannot reach the Knowledge Engine at {url} within 0 s"
+    assert lines[-1].startswith(f"km: knowledge base {APP_ID}: cannot connect to the Knowledge")
+    assert f"nothing is listening at 127.0.0.1:{port}, where {url}/version points" in lines[-1]
+    assert lines[-1].endswith("(1 attempt)")
     assert "Traceback" not in err.decode()
     assert SECRET not in (out + err).decode()
 

@@ -2,46 +2,50 @@
 
 ``km run`` loads the knowledge base (or the app factory that makes it), gives it an
 `HttpxClient` from its settings when it has no client (or when the Knowledge Engine's URL was
-configured), and runs it until SIGINT or SIGTERM, which stop it gracefully. Every mistake the
-user can make ends in one line on stderr and exit status 2, never with a header's value.
+configured), and runs it until SIGINT or SIGTERM, which stop it gracefully. How it ends is its
+exit status (`ExitStatus`): every mistake the user can make is one line on stderr and status 2,
+never with a header's value; the traceback follows only with ``--log-level debug``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
-import inspect
 import logging
-import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any, NoReturn
 
 import httpx
 
-from km_core import KnowledgeBase, KnowledgeEngineError, KnowledgeEngineUnavailableError
+from km_core import (
+    ACCESS_LOGGER_NAME,
+    KnowledgeBase,
+    KnowledgeBaseStoppedError,
+    KnowledgeEngineError,
+    KnowledgeEngineUnavailableError,
+    StartupError,
+)
 
 from .__about__ import __version__
 from ._client import DEFAULT_TIMEOUT, HttpxClient
+from ._diagnosis import display_url
+from ._exit_status import ExitStatus
 from ._settings import (
     DEFAULT_KE_URL,
     LOG_LEVELS,
     KmSettings,
     SettingsLoadError,
-    display_url,
     load_settings,
 )
+from ._target import DEFAULT_ATTRIBUTE, TARGET_FORMS, UsageError, load_target
 
 __all__ = ["main"]
 
 logger = logging.getLogger("km_httpx.cli")
 
-DEFAULT_ATTRIBUTE = "kb"
-EXIT_USAGE = 2
-TARGET_FORMS = "path/to/app.py:kb or package.module:kb"
+EXIT_USAGE = ExitStatus.USAGE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,10 +55,10 @@ class _Parser(argparse.ArgumentParser):
         _fail(f"{message} (see '{self.prog} --help')")
 
 
-def _fail(message: str) -> NoReturn:
-    """Print ``km: message`` on stderr and exit with status 2."""
+def _fail(message: str, status: ExitStatus = ExitStatus.USAGE) -> NoReturn:
+    """Print ``km: message`` on stderr and exit with ``status`` (default 2)."""
     print(f"km: {message}", file=sys.stderr)
-    raise SystemExit(EXIT_USAGE)
+    raise SystemExit(int(status))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -128,6 +132,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"one of {', '.join(LOG_LEVELS)} (default: INFO)",
     )
     run.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=suppress,
+        help="log one INFO line per handled request on the km_core.access logger (default: on)",
+    )
+    run.add_argument(
         "--header",
         dest="headers",
         action="append",
@@ -178,106 +188,32 @@ def _settings(args: argparse.Namespace) -> KmSettings:
 
 
 def _configure_logging(settings: KmSettings) -> None:
-    """Log to stderr at the configured level; keep httpx's per-request lines out below DEBUG."""
+    """Log to stderr at the configured level; keep httpx's per-request lines out below DEBUG.
+
+    The access log (``km_core.access``) follows the level, unless it is turned off.
+    """
     level = settings.log_level_number
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     quiet = max(level, logging.WARNING) if level > logging.DEBUG else level
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(quiet)
+    logging.getLogger(ACCESS_LOGGER_NAME).disabled = not settings.access_log
 
 
 # ---------------------------------------------------------------------- the target
 
 
-def _split_target(target: str) -> tuple[str, str, bool]:
-    """Split TARGET into its source, attribute, and whether the source is a file path."""
-    source, sep, attribute = target.rpartition(":")
-    if not sep:
-        source, attribute = target, DEFAULT_ATTRIBUTE
-    is_file = source.endswith(".py") or "/" in source or os.sep in source
-    valid_module = all(part.isidentifier() for part in source.split("."))
-    if not source or not attribute.isidentifier() or not (is_file or valid_module):
-        _fail(f"malformed TARGET {target!r}: expected {TARGET_FORMS}")
-    return source, attribute, is_file
+def _load_target(target: str, *, debug: bool = False) -> KnowledgeBase:
+    """The knowledge base TARGET names; a mistake ends the command with one line, status 2.
 
-
-def _import_file(source: str) -> ModuleType:
-    """Import a module from a file, its directory first on ``sys.path`` for sibling imports."""
-    path = Path(source)
-    if not path.is_file():
-        _fail(f"no such file: {source}")
-    path = path.resolve()
-    directory = str(path.parent)
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
-    name = path.stem
-    known = sys.modules.get(name)
-    if known is not None:
-        if Path(getattr(known, "__file__", None) or "").resolve() == path:
-            return known
-        name = f"km_app_{abs(hash(str(path)))}_{path.stem}"  # a name in use by another module
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        _fail(f"cannot import {source!r}: not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    With ``debug``, the traceback of what the user's code raised comes before that line.
+    """
     try:
-        spec.loader.exec_module(module)
-    except ImportError as exc:
-        del sys.modules[name]
-        _fail(f"cannot import {source!r}: {exc}")
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
-
-
-def _import_module(source: str) -> ModuleType:
-    """Import a module by its dotted name."""
-    try:
-        return importlib.import_module(source)
-    except ImportError as exc:
-        _fail(f"cannot import {source!r}: {exc}")
-
-
-def _knowledge_bases(module: ModuleType) -> list[str]:
-    return sorted(name for name, value in vars(module).items() if isinstance(value, KnowledgeBase))
-
-
-def _load_target(target: str) -> KnowledgeBase:
-    """The knowledge base TARGET names, made by calling it if it is an app factory."""
-    source, attribute, is_file = _split_target(target)
-    module = _import_file(source) if is_file else _import_module(source)
-    try:
-        found = getattr(module, attribute)
-    except AttributeError:
-        names = _knowledge_bases(module)
-        have = (
-            f"its KnowledgeBase objects: {', '.join(names)}"
-            if names
-            else "it has no KnowledgeBase objects"
-        )
-        _fail(f"{source!r} has no attribute {attribute!r}; {have}")
-    where = f"{source}:{attribute}"
-    if isinstance(found, KnowledgeBase):
-        return found
-    if not callable(found):
-        _fail(
-            f"{where!r} is a {type(found).__name__}, not a KnowledgeBase or a function "
-            "that returns one"
-        )
-    if inspect.iscoroutinefunction(found):
-        _fail(f"{where!r} is an async function; an app factory must be a plain function")
-    try:
-        inspect.signature(found).bind()
-    except TypeError:
-        _fail(f"{where!r} needs arguments; an app factory must take none")
-    except ValueError:  # no signature to inspect (some builtins): just try it
-        pass
-    made = found()
-    if not isinstance(made, KnowledgeBase):
-        _fail(f"{where}() returned a {type(made).__name__}, not a KnowledgeBase")
-    return made
+        return load_target(target)
+    except UsageError as exc:
+        if debug and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__, file=sys.stderr)
+        _fail(str(exc))
 
 
 # ---------------------------------------------------------------------- the client
@@ -335,25 +271,43 @@ def _supply_client(kb: KnowledgeBase, settings: KmSettings) -> None:
 # ---------------------------------------------------------------------- running
 
 
+def _stop_with(
+    exc: BaseException, message: str, status: ExitStatus, settings: KmSettings
+) -> NoReturn:
+    """End the command with one line on stderr; the traceback before it at DEBUG."""
+    if settings.log_level == "DEBUG":
+        traceback.print_exception(exc, file=sys.stderr)
+    _fail(message, status)
+
+
 def _run(kb: KnowledgeBase, settings: KmSettings) -> None:
-    """Serve the KB until it stops; an unreachable KE ends the command with status 2."""
+    """Serve the KB until it stops; how it stopped becomes the exit status (`ExitStatus`)."""
     try:
         kb.run(
             max_concurrent_handlers=settings.max_concurrent_handlers,
             grace_period=settings.grace_period,
             connect_wait=settings.connect_wait,
         )
-    except KnowledgeEngineUnavailableError:
-        url = getattr(kb.client, "base_url", None)
-        where = display_url(url) if isinstance(url, str) else repr(kb.client)
-        wait = settings.connect_wait
-        _fail(
-            f"cannot reach the Knowledge Engine at {where}"
-            + (f" within {wait:g} s" if wait is not None else "")
+    except StartupError as exc:
+        _stop_with(exc, str(exc), ExitStatus.STARTUP_FAILED, settings)
+    except KnowledgeEngineUnavailableError as exc:
+        _stop_with(exc, f"knowledge base {kb.id}: {exc.message}", ExitStatus.UNREACHABLE, settings)
+    except KnowledgeBaseStoppedError as exc:
+        _stop_with(
+            exc,
+            f"knowledge base {kb.id}: {exc.message}; start it again once the Knowledge Engine "
+            "is back",
+            ExitStatus.STOPPED_BY_ENGINE,
+            settings,
         )
     except KnowledgeEngineError as exc:
-        print(f"km: knowledge base {kb.id} stopped: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
+        status = getattr(exc, "status_code", None)
+        _stop_with(
+            exc,
+            f"knowledge base {kb.id} stopped: {exc}",
+            ExitStatus.USAGE if status == 400 else ExitStatus.ERROR,
+            settings,
+        )
     logger.info("knowledge base %s stopped", kb.id)
 
 
@@ -368,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         try:
             settings = _settings(args)
             _configure_logging(settings)
-            kb = _load_target(args.target)
+            kb = _load_target(args.target, debug=settings.log_level == "DEBUG")
             _supply_client(kb, settings)
             _run(kb, settings)
         except KeyboardInterrupt:  # pragma: no cover - a SIGINT before the loop took over

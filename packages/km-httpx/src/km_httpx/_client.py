@@ -33,6 +33,8 @@ from km_core import (
     UnexpectedResponseError,
 )
 
+from ._diagnosis import describe_failure, display_url, not_a_knowledge_engine
+
 __all__ = ["DEFAULT_POLL_TIMEOUT", "DEFAULT_TIMEOUT", "HttpxClient"]
 
 logger = logging.getLogger("km_httpx")
@@ -51,6 +53,7 @@ _BODY_SAMPLE = 500
 
 M = TypeVar("M", bound=BaseModel)
 
+_NOT_JSON = object()
 _KB_LIST = TypeAdapter(list[KnowledgeBaseInfo])
 _KI_LIST = TypeAdapter(list[KnowledgeInteractionInfo])
 
@@ -65,7 +68,10 @@ class HttpxClient:
     left open on `close`; otherwise this client creates and owns one.
 
     Errors are the SDK's (`km_core.KnowledgeEngineError` and below), carrying the KE's own
-    message, the status, the endpoint, and the KB and KI ids; no httpx exception escapes.
+    message, the status, the endpoint, and the KB and KI ids; no httpx exception escapes. When
+    the KE cannot be reached, the message says why, with the URL (its password masked): nothing
+    listening, a host name that does not resolve, a TLS failure, a timeout; and when something
+    answers ``GET /version`` that is not a Knowledge Engine (a wrong URL), it says so.
 
     Args:
         base_url: The KE's REST base URL, e.g. ``"http://localhost:8280/rest"``.
@@ -111,7 +117,7 @@ class HttpxClient:
         self._responses_done.set()
 
     def __repr__(self) -> str:
-        return f"<HttpxClient {self.base_url!r}>"
+        return f"<HttpxClient {display_url(self.base_url)!r}>"
 
     async def __aenter__(self) -> Self:
         return self
@@ -169,24 +175,16 @@ class HttpxClient:
                 timeout=timeout,
             )
             return await self._http.send(request)
-        except httpx.TimeoutException as exc:
+        except httpx.TransportError as exc:  # timeouts too
             raise KnowledgeEngineUnavailableError(
-                f"the Knowledge Engine did not answer in time ({type(exc).__name__})",
-                endpoint=endpoint,
-                kb_id=kb_id,
-                ki_id=ki_id,
-            ) from exc
-        except httpx.TransportError as exc:
-            raise KnowledgeEngineUnavailableError(
-                f"could not reach the Knowledge Engine at {self.base_url}: "
-                f"{type(exc).__name__}: {exc}",
+                self._describe(exc, method, path),
                 endpoint=endpoint,
                 kb_id=kb_id,
                 ki_id=ki_id,
             ) from exc
         except httpx.HTTPError as exc:
             raise KnowledgeEngineError(
-                f"the request failed: {type(exc).__name__}: {exc}",
+                self._describe(exc, method, path),
                 endpoint=endpoint,
                 kb_id=kb_id,
                 ki_id=ki_id,
@@ -196,6 +194,14 @@ class HttpxClient:
             if self._http.is_closed:
                 raise ClientClosedError(f"{endpoint}: the httpx client is closed") from exc
             raise
+
+    def _describe(self, exc: httpx.HTTPError, method: str, path: str) -> str:
+        """Why a request got no answer, with its URL (password masked)."""
+        try:
+            request = exc.request
+        except RuntimeError:  # an error raised before the request was made
+            request = httpx.Request(method, self.base_url + path)
+        return describe_failure(exc, request)
 
     @staticmethod
     def _ke_message(response: httpx.Response) -> str:
@@ -287,16 +293,36 @@ class HttpxClient:
     # ------------------------------------------------------------------ ClientProtocol
 
     async def get_version(self) -> str:
-        """The KE's version (``GET /version``)."""
-        response = await self._call("GET", "/version")
-        body = self._json_object(response, "GET /version")
-        version = body.get("version")
-        if not isinstance(version, str):
+        """The KE's version (``GET /version``).
+
+        Raises:
+            UnexpectedResponseError: something answered that is not a Knowledge Engine: a 404
+                (often a base URL without ``/rest``), an answer that is not JSON, or JSON
+                without a version. The message says so, with the URL.
+        """
+        endpoint = "GET /version"
+        response = await self._send("GET", "/version")
+        if response.status_code == 404:
             raise _unexpected(
                 response,
-                "the Knowledge Engine's answer has no version",
-                "GET /version",
+                not_a_knowledge_engine(self.base_url, 404, "answered Not Found"),
+                endpoint,
             )
+        if response.status_code != 200:
+            raise self._error(response, endpoint, None, None)
+        try:
+            body = response.json()
+        except (ValueError, RecursionError):
+            body = _NOT_JSON
+        version = body.get("version") if isinstance(body, dict) else None
+        if not isinstance(version, str) or not version:
+            if body is _NOT_JSON:
+                what = "answered with something that is not JSON"
+            elif not isinstance(body, dict):
+                what = f"answered with a JSON {type(body).__name__}, not an object"
+            else:
+                what = "answered without a version"
+            raise _unexpected(response, not_a_knowledge_engine(self.base_url, 200, what), endpoint)
         return version
 
     def _json_object(
@@ -331,7 +357,9 @@ class HttpxClient:
         try:
             return bool(await self.get_version())
         except (KnowledgeEngineError, ClientClosedError) as exc:
-            logger.debug("the Knowledge Engine at %s is not available: %s", self.base_url, exc)
+            logger.debug(
+                "the Knowledge Engine at %s is not available: %s", display_url(self.base_url), exc
+            )
             return False
 
     async def list_kbs(self) -> list[KnowledgeBaseInfo]:

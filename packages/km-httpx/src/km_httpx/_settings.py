@@ -22,6 +22,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from ._diagnosis import display_url
+
 __all__ = ["DEFAULT_KE_URL", "KmSettings", "SettingsLoadError", "display_url", "load_settings"]
 
 DEFAULT_KE_URL = "http://localhost:8280/rest"
@@ -35,7 +37,14 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
 
 # Settings whose wrong values may be repeated in an error message (not the URL or the headers).
-_SHOWN_INPUTS = ("max_concurrent_handlers", "grace_period", "connect_wait", "log_level", "insecure")
+_SHOWN_INPUTS = (
+    "max_concurrent_handlers",
+    "grace_period",
+    "connect_wait",
+    "log_level",
+    "access_log",
+    "insecure",
+)
 
 _FILE_SOURCES = {
     ".toml": "toml",
@@ -47,24 +56,6 @@ _FILE_SOURCES = {
 
 class SettingsLoadError(Exception):
     """The settings could not be read or are invalid; the message is one line, without secrets."""
-
-
-def display_url(url: str) -> str:
-    """The URL with its password, if any, replaced by ``***``: fit for logs and messages.
-
-    Args:
-        url: A URL as configured.
-
-    Returns:
-        The URL to show.
-    """
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError):
-        return "<an invalid URL>"
-    if parsed.password:
-        return str(parsed.copy_with(username=parsed.username, password="***"))
-    return url
 
 
 class KmSettings(BaseSettings):
@@ -83,6 +74,7 @@ class KmSettings(BaseSettings):
         connect_wait: Seconds to wait for a Knowledge Engine that is not up yet; ``None``:
             forever.
         log_level: The level of the root logger.
+        access_log: Log one INFO line per handled request (the ``km_core.access`` logger).
         headers: Extra headers for every request to the KE, such as a reverse proxy's token.
             Headers from the different sources are merged by name.
         insecure: Do not verify the KE's TLS certificate.
@@ -100,6 +92,7 @@ class KmSettings(BaseSettings):
     grace_period: float | None = Field(default=30.0, ge=0)
     connect_wait: float | None = Field(default=60.0, ge=0)
     log_level: str = "INFO"
+    access_log: bool = True
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     insecure: bool = False
 
