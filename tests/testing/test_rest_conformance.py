@@ -12,6 +12,10 @@ change no schema:
   ``application/json``, and the ``application:json`` typo of ``/sc/knowledge`` too): openapi-core
   only matches a parametrised key by the exact header text, which not even the real KE sends.
 
+The spec is read from the directory that ``KM_TEST_KE_REFERENCE`` names (by default
+``../shared/reference`` beside the repository; see ``tests/reference.py``). Without it these tests
+skip, saying so; under ``.ci/run``, which requires the file, they fail.
+
 Where section 2.14 of the reference says the real server departs from the YAML (statuses the
 YAML does not list), the schema check is skipped with that reason, and a separate test holds the
 served engine to the reference's status and error body instead.
@@ -33,8 +37,9 @@ from openapi_core.exceptions import OpenAPIError
 from openapi_core.testing import MockRequest, MockResponse
 
 from km_testing import LocalKnowledgeEngine, create_app
+from tests.reference import REQUIRED_SETTING, SETTING, require_reference
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openapi-sc.yaml"
+SPEC = "openapi-sc.yaml"
 BASE = "http://ke.test"
 EX = "http://example.org/"
 A = f"{EX}kb/a"
@@ -58,8 +63,8 @@ def _bare_media_types(node: Any) -> None:
             _bare_media_types(value)
 
 
-def load_spec() -> OpenAPI:
-    text = SPEC_PATH.read_text(encoding="utf-8")
+def load_spec(path: Path) -> OpenAPI:
+    text = path.read_text(encoding="utf-8")
     spec = yaml.safe_load("\n".join(line.rstrip() for line in text.splitlines()))
     spec["servers"] = [{"url": f"{BASE}/rest"}]
     _bare_media_types(spec)
@@ -68,9 +73,7 @@ def load_spec() -> OpenAPI:
 
 @pytest.fixture(scope="module")
 def api() -> OpenAPI:
-    if not SPEC_PATH.is_file():
-        pytest.fail(f"the reference OpenAPI file is missing: {SPEC_PATH}")
-    return load_spec()
+    return load_spec(require_reference(SPEC))
 
 
 def conform(api: OpenAPI, response: httpx.Response) -> None:
@@ -894,3 +897,42 @@ def test_the_check_rejects_what_does_not_conform(
     )
     with pytest.raises(OpenAPIError):
         conform(api, response)
+
+
+# ---------------------------------------------------------------- finding the spec
+
+
+def test_the_spec_is_read_from_the_directory_of_the_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / SPEC).write_text("openapi: 3.0.1\n", encoding="utf-8")
+    monkeypatch.setenv(SETTING, str(tmp_path))
+
+    assert require_reference(SPEC) == tmp_path / SPEC
+
+
+def test_a_missing_spec_skips_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(SETTING, str(tmp_path))
+    monkeypatch.delenv(REQUIRED_SETTING, raising=False)
+
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        require_reference(SPEC)
+    assert str(skipped.value) == (
+        f"the KE reference file openapi-sc.yaml is not in {tmp_path} "
+        "(set KM_TEST_KE_REFERENCE to the directory that holds it)"
+    )
+
+
+def test_a_missing_spec_fails_where_it_is_required(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """As under ``.ci/run``: the contract check may not be skipped there."""
+    monkeypatch.setenv(SETTING, str(tmp_path))
+    monkeypatch.setenv(REQUIRED_SETTING, "1")
+
+    with pytest.raises(pytest.fail.Exception) as failed:
+        require_reference(SPEC)
+    assert f"openapi-sc.yaml is not in {tmp_path}" in str(failed.value)
+    assert "KM_TEST_KE_REFERENCE_REQUIRED is set" in str(failed.value)
