@@ -34,6 +34,7 @@ from ._interactions import (
     ReactKnowledgeInteraction,
 )
 from ._knowledge_base import AskResponse, ErrorPolicy, KnowledgeBase, PostResponse
+from ._lifespan import Lifespan
 from ._models import (
     AskExchangeInfo,
     AskResult,
@@ -97,6 +98,7 @@ __all__ = [
     "KnowledgeMapperError",
     "LangString",
     "LeaseInfo",
+    "Lifespan",
     "PollConflictError",
     "PollResult",
     "PostExchangeInfo",

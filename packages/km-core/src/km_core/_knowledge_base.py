@@ -46,7 +46,7 @@ from ._interactions import (
     from_binding_set,
     to_binding_set,
 )
-from ._lifespan import Hook, Lifespan, LifespanFactory
+from ._lifespan import Hook, Lifespan, ServiceLife
 from ._models import (
     AskExchangeInfo,
     Binding,
@@ -200,7 +200,7 @@ class KnowledgeBase:
         error_policy: ErrorPolicy = ErrorPolicy.EMPTY_BINDING_SET,
         handler_timeout: float | None = None,
         response_retry_period: float = 10.0,
-        lifespan: LifespanFactory | None = None,
+        lifespan: Lifespan | None = None,
     ) -> None:
         if handler_timeout is not None and handler_timeout <= 0:
             raise ConfigurationError(f"handler_timeout must be positive, got {handler_timeout!r}")
@@ -246,7 +246,7 @@ class KnowledgeBase:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._run_sync: RunSync = run_in_default_thread
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._life = Lifespan(id, lifespan)
+        self._life = ServiceLife(id, lifespan)
         self._stopped_by_engine = False
 
     def __repr__(self) -> str:

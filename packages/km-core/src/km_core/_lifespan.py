@@ -1,11 +1,11 @@
 """The service life of a knowledge base: its lifespan, startup and shutdown hooks, owned tasks.
 
 A knowledge base that serves (``kb.serve()``, ``kb.run()``, ``km run``, ``async with kb:``)
-enters its `Lifespan` once it is connected and registered, and leaves it after its handling loop
+enters its `ServiceLife` once it is connected and registered, and leaves it after its handling loop
 has drained and before it unregisters. In between, the tasks it started through the lifespan are
 its own: they are cancelled and awaited when it stops, and an exception that ends one is logged
 with the KB's id. This module knows nothing of the handling loop; the `KnowledgeBase` calls
-`Lifespan.start` and `Lifespan.stop` at those two points.
+`ServiceLife.start` and `ServiceLife.stop` at those two points.
 """
 
 from __future__ import annotations
@@ -21,15 +21,17 @@ from typing import Any, TypeAlias
 from ._dependencies import run_in_default_thread
 from ._errors import ConfigurationError, StartupError
 
-__all__ = ["Hook", "Lifespan", "LifespanFactory"]
+__all__ = ["Hook", "Lifespan", "ServiceLife"]
 
 logger = logging.getLogger("km_core")
 
 Hook: TypeAlias = Callable[[], Awaitable[None] | None]
 """A startup or shutdown hook: a function without arguments, ``def`` or ``async def``."""
 
-LifespanFactory: TypeAlias = Callable[[Any], AbstractAsyncContextManager[Any]]
-"""Makes the async context manager that a knowledge base runs inside: ``lifespan(kb)``."""
+Lifespan: TypeAlias = Callable[[Any], AbstractAsyncContextManager[Any]]
+"""The ``lifespan=`` of a knowledge base, as in Starlette: a function that takes the knowledge
+base and returns the async context manager it serves inside, usually an ``async def`` decorated
+with `contextlib.asynccontextmanager` that yields once."""
 
 
 def _name_of(function: Callable[..., Any]) -> str:
@@ -60,7 +62,7 @@ async def _call(function: Callable[[], Any]) -> None:
         await result
 
 
-class Lifespan:
+class ServiceLife:
     """What runs around one knowledge base's service life, and the tasks it owns.
 
     Args:
@@ -68,7 +70,7 @@ class Lifespan:
         factory: The ``lifespan=`` of the knowledge base, if any.
     """
 
-    def __init__(self, kb_id: str, factory: LifespanFactory | None = None) -> None:
+    def __init__(self, kb_id: str, factory: Lifespan | None = None) -> None:
         if factory is not None and not callable(factory):
             raise ConfigurationError(
                 f"knowledge base {kb_id}: lifespan must be a function that takes the knowledge "

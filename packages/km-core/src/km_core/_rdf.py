@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 XSD: Final = "http://www.w3.org/2001/XMLSchema#"
+"""The XML Schema namespace, for datatype IRIs: ``XSD + "integer"``."""
 RDF: Final = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XSD_STRING: Final = XSD + "string"
 XSD_INTEGER: Final = XSD + "integer"

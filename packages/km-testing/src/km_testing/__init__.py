@@ -4,7 +4,7 @@
 handling loop and outgoing calls without a Knowledge Engine. `LocalKnowledgeEngine` behaves like
 a real Knowledge Engine for everything a knowledge base can observe; reach it in process with
 `LocalEngineClient`, or over HTTP with ``km-testing serve`` or the ASGI app of `create_app`
-(both need ``pip install km-testing[server]``).
+(both need km-testing's ``server`` extra).
 """
 
 from typing import TYPE_CHECKING, Any
@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 from .__about__ import __version__
 from ._engine import DEFAULT_HEARTBEAT, DEFAULT_KB_WAIT_TIMEOUT, LocalKnowledgeEngine
 from ._local_client import LocalEngineClient
-from ._test_client import OutgoingCall, RecordedHandleResponse, TestClient
+from ._test_client import (
+    DEFAULT_REQUESTING_KB_ID,
+    OutgoingCall,
+    RecordedHandleResponse,
+    TestClient,
+)
 
 if TYPE_CHECKING:
     from ._server import create_app, serve_locally
@@ -20,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_HEARTBEAT",
     "DEFAULT_KB_WAIT_TIMEOUT",
+    "DEFAULT_REQUESTING_KB_ID",
     "LocalEngineClient",
     "LocalKnowledgeEngine",
     "OutgoingCall",

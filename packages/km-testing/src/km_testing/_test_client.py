@@ -33,6 +33,8 @@ from km_core import (
 __all__ = ["OutgoingCall", "RecordedHandleResponse", "TestClient"]
 
 DEFAULT_REQUESTING_KB_ID = "http://example.org/kb/test-requester"
+"""The knowledge base a queued request comes from, unless `TestClient.enqueue_handle_request`
+is given a ``requesting_kb_id``."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
