@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +58,22 @@ def test_pytest_example_passes_under_pytest() -> None:
     )
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     assert "3 passed" in result.stdout, result.stdout
+
+
+def test_the_readme_example_runs_prints_its_answer_and_ends(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
+    path = tmp_path / "readme_example.py"
+    path.write_text(example, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(path)],
+        cwd=tmp_path,
+        timeout=60,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    (printed,) = result.stdout.splitlines()
+    assert f"It prints\n`{printed}`." in readme  # what the README says it prints
+    assert printed.startswith("[{'tree': '<http://example.org/oak>', 'height': ")

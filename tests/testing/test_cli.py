@@ -169,5 +169,6 @@ def test_serve_without_the_server_extra_says_what_to_install() -> None:
     assert completed.returncode == 2
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1, completed.stderr
-    assert "install km-testing[server]" in lines[0]
+    assert "install km-testing with its server extra" in lines[0]
+    assert '"./packages/km-testing[server]"' in lines[0]
     assert "uvicorn" in lines[0]

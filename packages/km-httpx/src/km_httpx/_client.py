@@ -80,7 +80,7 @@ class HttpxClient:
         poll_timeout: Read timeout of the long poll, in seconds; keep it above 29.
         headers: Extra headers for every request (e.g. a proxy's auth token); ignored with
             ``http_client``, which carries its own.
-        http2: Speak HTTP/2 (needs ``pip install km-httpx[http2]``); ignored with
+        http2: Speak HTTP/2 (needs km-httpx's ``http2`` extra); ignored with
             ``http_client``.
 
     Example:

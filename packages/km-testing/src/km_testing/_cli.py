@@ -137,7 +137,8 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     except ImportError as exc:
         print(
             f"km-testing: serve needs starlette and uvicorn ({exc.name} is missing); "
-            'install km-testing[server]: pip install "km-testing[server]"',
+            "install km-testing with its server extra (from a clone: "
+            'python -m pip install "./packages/km-testing[server]")',
             file=sys.stderr,
         )
         raise SystemExit(2) from None
