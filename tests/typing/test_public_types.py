@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
 from decimal import Decimal
 from typing import Annotated, Any, assert_type
 
@@ -15,6 +17,7 @@ from km_core import (
     BindingSet,
     Depends,
     KnowledgeBase,
+    Lifespan,
     PostKnowledgeInteraction,
     PostResponse,
     RequestContext,
@@ -105,3 +108,39 @@ def sync_bridge_types(kb: KnowledgeBase, trees: AskKnowledgeInteraction[Tree]) -
     assert_type(kb.ask_sync(trees), list[Tree])
     assert_type(kb.ask_sync("trees"), list[Any])
     assert_type(kb.post_sync("notify", []), list[Any])
+
+
+async def test_service_life_signatures() -> None:
+    @contextlib.asynccontextmanager
+    async def lifespan(kb: KnowledgeBase) -> AsyncIterator[None]:
+        yield
+
+    as_lifespan: Lifespan = lifespan
+    kb = KnowledgeBase(
+        id="http://example.org/kb/life", name="l", description="", lifespan=as_lifespan
+    )
+
+    # The hooks hand back the function itself, with its type.
+    @kb.on_startup
+    async def start() -> None: ...
+
+    @kb.on_shutdown
+    def stop() -> None: ...
+
+    @kb.every(5.0)
+    async def tick() -> None: ...
+
+    pending = assert_type(start(), Coroutine[Any, Any, None])
+    pending.close()
+    assert_type(stop(), None)
+    ticking = assert_type(tick(), Coroutine[Any, Any, None])
+    ticking.close()
+    async with kb_with_client(kb):
+        task = kb.create_task(asyncio.sleep(0), name="typed")
+        assert_type(task, asyncio.Task[Any])
+        await task
+
+
+def kb_with_client(kb: KnowledgeBase) -> KnowledgeBase:
+    kb.client = TestClient()
+    return kb
