@@ -82,9 +82,13 @@ def free_port() -> int:
         return port
 
 
-async def start(bin_dir: Path, command: str, port: int, cwd: Path) -> asyncio.subprocess.Process:
-    """Start one of the page's commands from the venv, with the page's port replaced."""
-    words = shlex.split(command.replace(PAGE_PORT, str(port)))
+async def start(
+    bin_dir: Path, command: str, cwd: Path, **replace: str
+) -> asyncio.subprocess.Process:
+    """Start one of the page's commands from the venv, with the words in ``replace`` replaced."""
+    for old, new in replace.items():
+        command = command.replace(old, new)
+    words = shlex.split(command)
     env = {**environment(), "PYTHONUNBUFFERED": "1"}
     env["PATH"] = os.pathsep.join([str(bin_dir), env["PATH"]])
     return await asyncio.create_subprocess_exec(
@@ -98,44 +102,71 @@ async def start(bin_dir: Path, command: str, port: int, cwd: Path) -> asyncio.su
     )
 
 
+async def knowledge_flows(
+    venv: Path, cwd: Path, ke_url: str, processes: list[asyncio.subprocess.Process]
+) -> None:
+    """Run the page's two ``km run`` commands against ``ke_url``; check what they show."""
+    for name in ("trees.py", "forester.py"):
+        shutil.copy(FILES / name, cwd / name)
+    url = {f"http://127.0.0.1:{PAGE_PORT}/rest": ke_url}
+    trees = await start(venv, RUN_TREES, cwd, **url)
+    processes.append(trees)
+    assert trees.stderr is not None
+    await read_line_matching(trees.stderr, r"handling loop started")
+
+    forester = await start(venv, RUN_FORESTER, cwd, **url)
+    processes.append(forester)
+    assert forester.stdout is not None
+    printed = blocks("text")[0].splitlines()
+    seen = [
+        (await read_line_matching(forester.stdout, re.escape(line), within=30)).string
+        for line in printed
+    ]
+    assert seen == printed
+
+    await read_line_matching(
+        trees.stderr,
+        r"INFO km_core\.access: http://example\.org/kb/trees: 'tree-heights' from "
+        r"http://example\.org/kb/forester, handle request \d+: answered 2 bindings in "
+        r"[\d.]+ ms$",
+    )
+
+
+async def stop_all(processes: list[asyncio.subprocess.Process]) -> list[int]:
+    """SIGTERM each, the last started first (the KBs unregister from a running engine)."""
+    return [await stop_process(p, sig=signal.SIGTERM) for p in reversed(processes)]
+
+
 @pytest.mark.timeout(300)
 async def test_a_newcomer_sees_knowledge_flow_between_two_processes(
     venv: Path, tmp_path: Path
 ) -> None:
-    for name in ("trees.py", "forester.py"):
-        shutil.copy(FILES / name, tmp_path / name)
     port = free_port()
     processes: list[asyncio.subprocess.Process] = []
     try:
-        engine = await start(venv, SERVE, port, tmp_path)
+        engine = await start(venv, SERVE, tmp_path, **{PAGE_PORT: str(port)})
         processes.append(engine)
         assert engine.stdout is not None
-        await read_line_matching(
-            engine.stdout, rf"a local Knowledge Engine serves http://127\.0\.0\.1:{port}/rest"
+        served = await read_line_matching(
+            engine.stdout, r"a local Knowledge Engine serves (http://127\.0\.0\.1:\d+/rest)"
         )
-
-        trees = await start(venv, RUN_TREES, port, tmp_path)
-        processes.append(trees)
-        assert trees.stderr is not None
-        await read_line_matching(trees.stderr, r"handling loop started")
-
-        forester = await start(venv, RUN_FORESTER, port, tmp_path)
-        processes.append(forester)
-        assert forester.stdout is not None
-        printed = blocks("text")[0].splitlines()
-        seen = [
-            (await read_line_matching(forester.stdout, re.escape(line), within=30)).string
-            for line in printed
-        ]
-        assert seen == printed
-
-        access = await read_line_matching(
-            trees.stderr,
-            r"INFO km_core\.access: http://example\.org/kb/trees: 'tree-heights' from "
-            r"http://example\.org/kb/forester, handle request \d+: answered 2 bindings in "
-            r"[\d.]+ ms$",
-        )
-        assert access is not None
-    finally:  # the knowledge bases first, so that they unregister from a running engine
-        statuses = [await stop_process(p, sig=signal.SIGTERM) for p in reversed(processes)]
+        assert served.group(1) == f"http://127.0.0.1:{port}/rest"
+        await knowledge_flows(venv, tmp_path, served.group(1), processes)
+    finally:
+        statuses = await stop_all(processes)
     assert statuses == [0, 0, 0]
+
+
+@pytest.mark.skipif(
+    not os.environ.get("KM_TEST_KE_URL"),
+    reason="no real Knowledge Engine: set KM_TEST_KE_URL to its REST base URL",
+)
+@pytest.mark.timeout(300)
+async def test_the_same_against_a_real_knowledge_engine(venv: Path, tmp_path: Path) -> None:
+    """Step 6 of the page: ``KM_TEST_KE_URL`` is a Knowledge Engine's REST base URL."""
+    processes: list[asyncio.subprocess.Process] = []
+    try:
+        await knowledge_flows(venv, tmp_path, os.environ["KM_TEST_KE_URL"], processes)
+    finally:
+        statuses = await stop_all(processes)
+    assert statuses == [0, 0]
