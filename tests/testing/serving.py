@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import signal
@@ -150,3 +151,46 @@ async def km_testing_serve(tmp_path: Path, *options: str) -> AsyncIterator[tuple
         yield found.group(1), stderr_path
     finally:
         await stop_process(process)
+
+
+ACCESS_LOG = logging.getLogger("tests.testing.access")
+"""Where `ResponseRecorder` writes its access lines."""
+
+
+class ResponseRecorder:
+    """ASGI middleware for a served app: an access line per response, and requests counted.
+
+    Each response the app starts is logged at INFO on the ``tests.testing.access`` logger as
+    ``"METHOD PATH" STATUS`` (whether or not the client is still there to receive it) and its
+    status kept in `statuses`; `wait_for_handled` waits until the app has finished a number of
+    requests.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.statuses: list[int] = []
+        self.handled = 0
+        self._changed = asyncio.Condition()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def recording_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                self.statuses.append(message["status"])
+                ACCESS_LOG.info('"%s %s" %d', scope["method"], scope["path"], message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            async with self._changed:
+                self.handled += 1
+                self._changed.notify_all()
+
+    async def wait_for_handled(self, count: int, *, within: float = 10) -> None:
+        """Wait until the app has finished at least ``count`` requests."""
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(lambda: self.handled >= count)

@@ -71,6 +71,32 @@ _PURPOSE_PARENTS = {
 }
 
 
+# What java.net.URI and Jena's IRI check refuse and km-core's is_absolute_iri lets through:
+# control characters (C0, DEL, C1) and lone surrogates.
+_NOT_IN_IRI = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _forbidden_character(text: str) -> str | None:
+    """The first control character (or lone surrogate) in ``text``, which no IRI may hold."""
+    found = _NOT_IN_IRI.search(text)
+    return found.group() if found is not None else None
+
+
+def _iri_problem(text: str) -> str | None:
+    """Why the KE refuses ``text`` as an id (an absolute IRI); ``None`` when it accepts it."""
+    character = _forbidden_character(text)
+    if character is not None:
+        return f"{text!r} holds the character U+{ord(character):04X}, which no IRI may hold."
+    if not is_absolute_iri(text):
+        return f"{text!r} is not absolute."
+    return None
+
+
+def _is_iri(text: str) -> bool:
+    """Whether the KE accepts ``text`` as an id: an absolute IRI."""
+    return _iri_problem(text) is None
+
+
 def _error(status: int, message: str) -> KnowledgeEngineResponseError:
     if status == 404:
         return SmartConnectorNotFoundError(message)
@@ -164,7 +190,7 @@ class LocalKnowledgeEngine:
     def _kb(self, kb_id: str | None, *, missing: str, unknown: str, invalid: str) -> _KnowledgeBase:
         if kb_id is None:
             raise _error(400, missing)
-        if not is_absolute_iri(kb_id):
+        if not _is_iri(kb_id):
             raise _error(400, invalid)
         kb = self._kbs.get(kb_id)
         if kb is None:
@@ -179,7 +205,7 @@ class LocalKnowledgeEngine:
 
     def get_kb(self, kb_id: str) -> KnowledgeBaseInfo:
         """``GET /sc`` with a ``Knowledge-Base-Id``: 400 for a bad id, 404 for an unknown one."""
-        if not is_absolute_iri(kb_id):
+        if not _is_iri(kb_id):
             raise _error(400, "Knowledge base not found, because its ID must be a valid URI.")
         kb = self._kbs.get(kb_id)
         if kb is None:
@@ -191,10 +217,9 @@ class LocalKnowledgeEngine:
         kb_id = info.knowledge_base_id
         if not kb_id:
             raise _error(400, "Knowledge Base ID must be a non-empty URI.")
-        if not is_absolute_iri(kb_id):
-            raise _error(
-                400, f"Knowledge base ID must be a valid RDF IRI. {kb_id!r} is not absolute."
-            )
+        problem = _iri_problem(kb_id)
+        if problem is not None:
+            raise _error(400, f"Knowledge base ID must be a valid RDF IRI. {problem}")
         if kb_id in self._kbs:
             raise _error(400, "That knowledge base ID is already in use.")
         level = info.reasoner_level if info.reasoner_level is not None else self.reasoner_level
@@ -288,7 +313,7 @@ class LocalKnowledgeEngine:
         """``POST /sc/ki``: register an interaction and return its id."""
         if kb_id is None:
             raise _error(400, "Missing valid Knowledge-Base-Id header.")
-        if not is_absolute_iri(kb_id):
+        if not _is_iri(kb_id):
             raise _error(
                 400, "Knowledge base not found, because its knowledge base ID must be a valid URI."
             )
@@ -399,7 +424,7 @@ class LocalKnowledgeEngine:
             PollConflictError: another poll of the KB is open (409).
             SmartConnectorNotFoundError: the KB is unknown (404).
         """
-        if kb_id is None or not is_absolute_iri(kb_id):
+        if kb_id is None or not _is_iri(kb_id):
             raise _error(400, "Smart Connector not found, because its ID must be a valid URI.")
         kb = self._kbs.get(kb_id)
         if kb is None:
@@ -471,9 +496,10 @@ class LocalKnowledgeEngine:
         kb.queue.append(pending)
         if len(kb.queue) > HANDLE_QUEUE_SIZE:
             dropped = kb.queue.popleft()
-            dropped.answer.set_exception(
-                _Failed("Handle request queue is full. This oldest request has been cancelled.")
-            )
+            if not dropped.answer.done():  # its asker may have given up on it already
+                dropped.answer.set_exception(
+                    _Failed("Handle request queue is full. This oldest request has been cancelled.")
+                )
         return pending
 
     def answer(
@@ -490,7 +516,7 @@ class LocalKnowledgeEngine:
             KnowledgeEngineResponseError: 400 for a bad header, a missing id or bindings that
                 do not fit the pattern; 404 for an unknown KB or request id.
         """
-        if kb_id is None or not is_absolute_iri(kb_id):
+        if kb_id is None or not _is_iri(kb_id):
             raise _error(
                 400,
                 f"Smart Connector not found, because its ID must be a valid URI and not {kb_id}",
@@ -558,7 +584,7 @@ class LocalKnowledgeEngine:
                 400,
                 "Both Knowledge-Base-Id and Knowledge-Interaction-Id headers should be non-null.",
             )
-        if not is_absolute_iri(ki_id):
+        if not _is_iri(ki_id):
             raise _error(
                 400, "Knowledge interaction not found, because its ID must be a valid URI."
             )
@@ -731,6 +757,12 @@ class LocalKnowledgeEngine:
         return info, [{k: v for k, v in b.items() if k in wanted} for b in back]
 
     async def _await(self, ki: _Interaction, sent: BindingSet, requester: str) -> BindingSet:
+        """Send a handle request and wait (up to the KB wait timeout) for its answer.
+
+        The request outlives a wait that gives up (it stays queued, as on the KE), but its
+        answer is then cancelled: whoever would fail or answer it later finds it done, so no
+        exception is ever set on a future nobody awaits.
+        """
         pending = self._send(ki, sent, requester)
         timeout = self.kb_wait_timeout or None
         try:
@@ -740,6 +772,11 @@ class LocalKnowledgeEngine:
                 "Error 'TimeoutException' occurred while waiting for response to message: "
                 f"{uuid.uuid4()}"
             ) from None
+        finally:
+            if not pending.answer.done():
+                pending.answer.cancel()
+            elif not pending.answer.cancelled():
+                pending.answer.exception()  # settled as the wait gave up: retrieved here
 
 
 class _Failed(Exception):
@@ -804,6 +841,13 @@ def _normalised_binding(binding: Any) -> dict[str, str]:
         if value is None:
             raise _error(
                 400, "Variable values should not be null and follow SPARQL literal/iri syntax."
+            )
+        if isinstance(value, list | dict):  # never written out: it may nest a thousand deep
+            kind = "an array" if isinstance(value, list) else "an object"
+            raise _error(
+                400,
+                "Variable values should not be null and follow SPARQL literal/iri syntax. "
+                f"A JSON value that is {kind} is not an RDF term.",
             )
         text = (
             value

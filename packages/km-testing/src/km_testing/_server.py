@@ -6,7 +6,8 @@ message bodies, compact JSON with null fields left out, and the KE's CORS header
 response. The request parsing follows the KE's Jackson and bean-validation layers: malformed
 JSON is a 400 ``"JsonParseException: ..."``, unknown fields are ignored, scalars are coerced
 (``"true"`` to a boolean, a number to a string), and a missing required field is a 400
-``"ConstraintViolationException: ..."``.
+``"ConstraintViolationException: ..."``. A body is read up to `MAX_BODY_SIZE` bytes and its
+JSON nested up to `MAX_JSON_DEPTH` levels (Jackson's limit); beyond either it is a 400 too.
 
 The long poll (``GET /sc/handle``) is held by the engine. When the client goes away while its
 poll is held, the engine's poll is cancelled, so the KB's only poll slot is free again at once
@@ -21,6 +22,7 @@ import datetime as dt
 import enum
 import json
 import logging
+import re
 import types
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -30,7 +32,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,7 +46,7 @@ from km_core import (
     PollResult,
 )
 
-from ._engine import LocalKnowledgeEngine, _validate_proactive
+from ._engine import LocalKnowledgeEngine, _forbidden_character, _validate_proactive
 
 __all__ = ["create_app"]
 
@@ -82,6 +84,35 @@ BAD_SELECTOR = (
     "The RecipientSelector should be a valid JSON object with a singleKnowledgeBase key that "
     "leads to a string value of a KnowledgeBaseId."
 )
+
+MAX_BODY_SIZE = 4 * 1024 * 1024
+"""The largest request body the server reads, in bytes (4 MiB).
+
+A binding set of thousands of bindings is far smaller. The real KE sets no limit of its own
+(Jetty limits only form bodies); a larger body is a 400 with the KE's error body, answered from
+its ``Content-Length`` before any of it is read when that header gives the size away.
+"""
+
+MAX_JSON_DEPTH = 1000
+"""How deeply arrays and objects may nest in a JSON body: the default of Jackson's
+``StreamReadConstraints``, with which the KE reads its bodies (deeper is a 400)."""
+
+TOO_LARGE = (
+    f"The request body is larger than the {MAX_BODY_SIZE} bytes this local Knowledge Engine reads."
+)
+TOO_DEEP = (
+    f"StreamConstraintsException: Document nesting depth ({MAX_JSON_DEPTH + 1}) exceeds the "
+    f"maximum allowed ({MAX_JSON_DEPTH}, from `StreamReadConstraints.getMaxNestingDepth()`)"
+)
+"""Jackson's message for JSON nested deeper than `MAX_JSON_DEPTH`."""
+NESTED_TOO_DEEPLY_FOR_PYTHON = (
+    "StreamConstraintsException: Document nesting depth exceeds the maximum this local "
+    f"Knowledge Engine reads (Python's recursion limit, just under {MAX_JSON_DEPTH})"
+)
+"""The message for JSON within Jackson's nesting limit that Python's decoder cannot read."""
+EARLY_EOF = "EofException: Early EOF"
+"""Jetty's word for a body that ended before its ``Content-Length``; the client that went away
+never reads it."""
 
 KI_TYPE_FIELD = "knowledgeInteractionType"
 _KI_TYPES = sorted(kind.value for kind in KnowledgeInteractionType)
@@ -143,6 +174,49 @@ def _reject_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+# A JSON string (even an unterminated one, whose brackets are no nesting either), or a bracket.
+_NESTING_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]')
+
+
+async def _body(request: Request) -> bytes:
+    """The request body, read up to `MAX_BODY_SIZE` bytes.
+
+    Raises:
+        KnowledgeEngineResponseError: 400 when the body is larger; refused from its
+            ``Content-Length`` without reading it when that header says so.
+        ClientDisconnect: the client went away before it sent the whole body.
+    """
+    declared = request.headers.get("content-length", "").strip()
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_SIZE:
+        raise _bad(TOO_LARGE)
+    body = bytearray()
+    async for chunk in request.stream():  # ends with the body (or the client: ClientDisconnect)
+        body += chunk
+        if len(body) > MAX_BODY_SIZE:
+            raise _bad(TOO_LARGE)
+    return bytes(body)
+
+
+def _nested_too_deeply(text: str) -> bool:
+    """Whether the first JSON value in ``text`` nests deeper than `MAX_JSON_DEPTH`.
+
+    Brackets inside strings do not count, nor does anything after the first value, which
+    Jackson does not read. (A scan of every bracket: only for text Python could not decode.)
+    """
+    if text[:1] not in ("[", "{") or text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False  # a scalar, or too few brackets to nest that deep
+    depth = 0
+    for token in _NESTING_TOKEN.finditer(text):
+        char = text[token.start()]
+        if char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        elif char in "]}":
+            depth -= 1
+            if depth <= 0:
+                return False
+    return False
 
 
 async def _json_body(request: Request) -> Any:
@@ -151,18 +225,28 @@ async def _json_body(request: Request) -> Any:
     Like Jackson, text after the first complete value is ignored.
 
     Raises:
-        KnowledgeEngineResponseError: 400 ``JsonParseException: ...`` for malformed JSON.
+        KnowledgeEngineResponseError: 400 ``JsonParseException: ...`` for malformed JSON,
+            ``StreamConstraintsException: ...`` for JSON nested too deeply, and a 400 for a
+            body over `MAX_BODY_SIZE`.
+        ClientDisconnect: the client went away before it sent the whole body.
     """
-    raw = await request.body()
+    raw = await _body(request)
     try:
         text = raw.decode("utf-8").lstrip()
-        if not text:
-            return None
-        value, _ = _DECODER.raw_decode(text)
     except UnicodeDecodeError as exc:
         raise _bad(f"JsonParseException: Invalid UTF-8 start byte: {exc.reason}") from None
+    if not text:
+        return None
+    try:
+        value, _ = _DECODER.raw_decode(text)
     except ValueError as exc:
         raise _bad(f"JsonParseException: {exc}") from None
+    except RecursionError:
+        # Python's decoder recurses once per level: under the default recursion limit (1000)
+        # it gives up on everything deeper than Jackson's limit, and on a little within it.
+        if _nested_too_deeply(text):
+            raise _bad(TOO_DEEP) from None
+        raise _bad(NESTED_TOO_DEEPLY_FOR_PYTHON) from None
     return value
 
 
@@ -239,8 +323,12 @@ def _model(model: type[M], body: Any, what: str) -> M:
 
 
 def _is_uri(text: str) -> bool:
-    """Roughly what ``java.net.URI`` accepts: no spaces or forbidden characters."""
-    return bool(text) and not any(c in _URI_FORBIDDEN or c.isspace() for c in text)
+    """Roughly what ``java.net.URI`` accepts: no spaces, control or forbidden characters."""
+    return (
+        bool(text)
+        and not any(c in _URI_FORBIDDEN or c.isspace() for c in text)
+        and _forbidden_character(text) is None
+    )
 
 
 def _recipients(selector: Any) -> list[str] | None:
@@ -487,21 +575,38 @@ class _Api:
         content_type = request.headers.get("content-type")
         if content_type is not None and not content_type.lower().startswith("text/plain"):
             return _message(415, "HTTP 415 Unsupported Media Type")
-        knowledge = (await request.body()).decode("utf-8", errors="replace")
+        knowledge = (await _body(request)).decode("utf-8", errors="replace")
         self.engine.set_domain_knowledge(request.headers.get(KB_HEADER), knowledge)
         return _empty()
 
 
+def _about(request: Request) -> str:
+    """The request and the ids it names, for a log line."""
+    ids = "".join(
+        f", {header} {request.headers[header]}"
+        for header in (KB_HEADER, KI_HEADER)
+        if header in request.headers
+    )
+    return f"{request.method} {request.url.path}{ids}"
+
+
 def _endpoint(handler: Handler) -> Handler:
-    """Turn the engine's errors into the KE's error bodies; anything else into a 500."""
+    """Turn the engine's errors into the KE's error bodies; anything else into a 500.
+
+    A client that goes away before it has sent its whole body is no error of the server's: it
+    is logged at DEBUG, and the 400 it is answered goes nowhere.
+    """
 
     async def endpoint(request: Request) -> Response:
         try:
             return await handler(request)
         except KnowledgeEngineResponseError as exc:
             return _message(exc.status_code, exc.message)
+        except ClientDisconnect:
+            logger.debug("%s: the client went away before it sent the whole body", _about(request))
+            return _message(400, EARLY_EOF)
         except Exception as exc:
-            logger.exception("%s %s failed", request.method, request.url.path)
+            logger.exception("%s failed", _about(request))
             return _message(500, f"{type(exc).__name__}: {exc}")
 
     return endpoint
