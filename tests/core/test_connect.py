@@ -69,8 +69,8 @@ async def test_waiting_logs_each_distinct_cause_once_then_succeeds(
     await make_kb(client).connect(wait=10)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 2
-    assert "cannot connect to the Knowledge Engine yet: nothing is listening" in warnings[0]
-    assert "cannot connect to the Knowledge Engine yet: the KE is starting" in warnings[1]
+    assert "connecting to the Knowledge Engine failed (nothing is listening" in warnings[0]
+    assert "connecting to the Knowledge Engine failed (the KE is starting" in warnings[1]
     assert all(KB_ID in warning for warning in warnings)
     infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
     assert any("answers (version 1.5.0) after 7 attempts over" in info for info in infos)

@@ -17,6 +17,7 @@ from km_core import (
     Backoff,
     BindingModel,
     BindingSet,
+    ClientClosedError,
     ConfigurationError,
     Depends,
     HandleRequest,
@@ -26,6 +27,7 @@ from km_core import (
     KnowledgeEngineUnavailableError,
     PollConflictError,
     PollResult,
+    RateLimitedError,
     RequestContext,
     SmartConnectorNotFoundError,
     UnexpectedResponseError,
@@ -621,13 +623,13 @@ async def test_a_lasting_poll_error_ends_the_loop_after_answering_in_flight_requ
     ids = enqueue(client, 2)
     loop_task = asyncio.create_task(kb.start_handling_loop(max_concurrent_handlers=10))
     await arrivals.wait_for(2)
-    # The open poll is waiting; the next one gets an answer nobody can read (not retried).
-    client.fail_next("poll_ki_call", UnexpectedResponseError("garbled", kb_id=kb.id))
+    # The open poll is waiting; the next one finds the client closed (not retried).
+    client.fail_next("poll_ki_call", ClientClosedError("the client was closed"))
     client.enqueue_repoll()
     await let_the_loop_run()
     assert not loop_task.done()
     release.set()
-    with pytest.raises(UnexpectedResponseError, match="garbled"):
+    with pytest.raises(ClientClosedError, match="was closed"):
         await loop_task
     assert answered_ids(client) == ids
 
@@ -652,6 +654,7 @@ async def test_a_ke_that_forgot_the_kb_gets_it_registered_again(
 
     client.register_kb = counting  # type: ignore[method-assign]
     # The KE restarts: it forgets the KB; the next poll is a 404.
+    await client.unregister_kb(kb.id)
     client.fail_next("poll_ki_call", SmartConnectorNotFoundError("unknown KB", kb_id=kb.id))
     ids = enqueue(client, 2)
     client.enqueue_exit()
@@ -672,8 +675,10 @@ async def test_a_ke_that_forgot_the_kb_gets_it_registered_again(
         KnowledgeEngineUnavailableError("connection reset"),
         PollConflictError("Only one connection per Knowledge-Base-Id is allowed"),
         KnowledgeEngineServerError("Internal Server Error", status_code=500),
+        UnexpectedResponseError("the answer is not JSON", status_code=200, body="<html>"),
+        RateLimitedError("Too Many Requests", status_code=429),
     ],
-    ids=["dropped", "409", "500"],
+    ids=["dropped", "409", "500", "unreadable", "429"],
 )
 async def test_transient_poll_errors_back_off_then_poll_again(
     client: TestClient, caplog: pytest.LogCaptureFixture, error: KnowledgeEngineError

@@ -9,13 +9,13 @@ is made when the wait is over, not one backoff before.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
 from ._backoff import Backoff
 from ._errors import KnowledgeEngineError, KnowledgeEngineUnavailableError
 from ._protocol import ClientProtocol
+from ._retry import Episode
 
 __all__ = ["describe_attempts", "wait_for_engine"]
 
@@ -50,41 +50,34 @@ async def wait_for_engine(
     """
     started = time.monotonic()
     deadline = None if wait is None else started + wait
-    attempts = 0
-    reported: str | None = None
+    episode = Episode(backoff, kb_id=kb_id, what="connecting to the Knowledge Engine")
     while True:
-        attempts += 1
         try:
             version = await client.get_version()
         except KnowledgeEngineError as exc:
             cause = exc
         else:
-            if attempts > 1:
+            if episode.failures:
                 logger.info(
                     "knowledge base %s: the Knowledge Engine answers (version %s) after %s",
                     kb_id,
                     version,
-                    describe_attempts(attempts, time.monotonic() - started),
+                    describe_attempts(episode.failures + 1, time.monotonic() - started),
                 )
             return version
         now = time.monotonic()
         if deadline is not None and now >= deadline:
             raise KnowledgeEngineUnavailableError(
                 f"cannot connect to the Knowledge Engine: {cause.message} "
-                f"({describe_attempts(attempts, now - started)})",
+                f"({describe_attempts(episode.failures + 1, now - started)})",
                 endpoint=cause.endpoint or "GET /version",
                 kb_id=kb_id,
             ) from cause
-        if cause.message != reported:  # the first failure, or a different one: say so
-            reported = cause.message
-            left = "" if deadline is None else f" for up to {deadline - now:.3g} s more"
-            logger.warning(
-                "knowledge base %s: cannot connect to the Knowledge Engine yet: %s; trying again%s",
-                kb_id,
-                cause.message,
-                left,
-            )
-        delay = backoff.delay(attempts)
-        if deadline is not None:
-            delay = min(delay, deadline - now)
-        await asyncio.sleep(delay)  # a KE starting up signals nothing: try again later
+        # A KE starting up signals nothing: try again later (the last time when the wait ends).
+        await episode.pause(
+            _Cause(cause.message), at_most=None if deadline is None else deadline - now
+        )
+
+
+class _Cause(Exception):
+    """The transport's reason, without the endpoint and KB details the log line has anyway."""

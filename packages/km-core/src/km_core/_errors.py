@@ -18,15 +18,18 @@ KnowledgeMapperError
     ├── KnowledgeEngineUnavailableError         no answer at all: refused, reset, timed out
     ├── KnowledgeBaseStoppedError               the KE stopped the KB: deleted it, its lease
     │                                           expired, or the KE shut down
-    ├── UnexpectedResponseError                 an answer the SDK cannot read (bad JSON, shape)
+    ├── UnexpectedResponseError                 an answer the SDK cannot read (bad JSON, shape,
+    │                                           a status the KE does not use there)
     └── KnowledgeEngineResponseError            the KE answered with an error status
         ├── SmartConnectorNotFoundError         404: the KB (or what it names) is unknown
         ├── PollConflictError                   409: another long poll holds the KB's slot
+        ├── RateLimitedError                    429: too many requests (a proxy's limit)
         └── KnowledgeEngineServerError          5xx: the KE failed; worth trying again later
 ```
 
 `KnowledgeEngineError.transient` says whether trying again later may succeed: true for an
-unavailable KE, a 409 and a 5xx; the handling loop backs off and polls again on those.
+unavailable KE, an answer that cannot be read, a 409, a 429 and a 5xx; ``retry_after`` is the
+pause the answer asked for (``Retry-After``), when it did.
 
 Transports (km-httpx, the TestClient) wrap their own exceptions into this tree, so a handling
 loop written against `ClientProtocol` never sees a transport's exception types.
@@ -47,6 +50,7 @@ __all__ = [
     "KnowledgeEngineUnavailableError",
     "KnowledgeMapperError",
     "PollConflictError",
+    "RateLimitedError",
     "SmartConnectorNotFoundError",
     "StartupError",
     "UnexpectedResponseError",
@@ -136,9 +140,12 @@ class KnowledgeEngineError(KnowledgeMapperError):
         endpoint: The operation, for example ``"GET /sc/handle"``.
         kb_id: The knowledge base the request was made for, if any.
         ki_id: The knowledge interaction the request was made for, if any.
+        retry_after: Seconds the answer asked the client to wait before trying again
+            (``Retry-After``), if it did.
     """
 
     transient: bool = False
+    retry_after: float | None = None
 
     def __init__(
         self,
@@ -188,10 +195,16 @@ class KnowledgeBaseStoppedError(KnowledgeEngineError):
 class UnexpectedResponseError(KnowledgeEngineError):
     """The KE answered with something the SDK cannot read: malformed JSON, a wrong shape.
 
+    Also a status the KE does not use for the call (a proxy's 401 or 418, say). Transient: a
+    proxy or a KE in trouble may answer sensibly again, so the handling loop backs off and
+    tries again.
+
     Attributes:
         status_code: The HTTP status of the answer, when there was one.
         body: The start of the answer's body, for the log.
     """
+
+    transient = True
 
     def __init__(
         self,
@@ -255,6 +268,13 @@ class PollConflictError(KnowledgeEngineResponseError):
     """
 
     default_status_code = 409
+    transient = True
+
+
+class RateLimitedError(KnowledgeEngineResponseError):
+    """429: too many requests, usually from a proxy in front of the KE; see ``retry_after``."""
+
+    default_status_code = 429
     transient = True
 
 

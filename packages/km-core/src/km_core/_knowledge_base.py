@@ -10,9 +10,9 @@ import asyncio
 import concurrent.futures
 import enum
 import logging
-import re
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -34,6 +34,7 @@ from ._errors import (
     ConfigurationError,
     KnowledgeBaseStoppedError,
     KnowledgeEngineError,
+    KnowledgeEngineResponseError,
     SmartConnectorNotFoundError,
     UnknownKnowledgeInteractionError,
 )
@@ -59,6 +60,8 @@ from ._models import (
     PostExchangeInfo,
 )
 from ._protocol import ClientProtocol
+from ._rdf import is_absolute_iri
+from ._retry import Episode
 from ._signals import install_signal_handlers
 
 __all__ = ["AskResponse", "ErrorPolicy", "KnowledgeBase", "PostResponse"]
@@ -74,8 +77,50 @@ M = TypeVar("M", bound=BindingModel)
 N = TypeVar("N", bound=BindingModel)
 K = TypeVar("K", bound=KnowledgeInteraction)
 
-# An absolute IRI: a scheme, a colon, and no characters IRIs forbid.
-_ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
+STOPPED_BY_ENGINE = (
+    "the Knowledge Engine stopped this knowledge base while it served: it was deleted, its "
+    "lease expired, or the Knowledge Engine shut down"
+)
+SUPERSEDED = (
+    "another instance registered this knowledge base id while this one was away; the newer "
+    "instance serves, and this one stopped without deleting its registration"
+)
+REGISTRATION_ATTEMPTS = 5
+"""How often a registration is tried when the KB vanishes while its interactions register."""
+QUICK_REPOLL = 1.0
+"""A heartbeat (REPOLL) sooner than this many seconds after the poll began is not a real one:
+the KE's come after 29 s. Twice in a row, it counts as a failure, and the loop backs off."""
+
+
+class _QuickHeartbeat(Exception):
+    """The poll came back with nothing to handle, long before a heartbeat is due."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"the poll was answered with a heartbeat after {seconds:.3f} s, long before the "
+            "Knowledge Engine's 29 s; is a proxy answering in its place?"
+        )
+
+
+def _already_registered(error: KnowledgeEngineResponseError) -> bool:
+    return error.status_code == 400 and "already in use" in error.message
+
+
+def _check_kb_id(id: object) -> None:
+    """Refuse a KB id the KE would refuse, or that cannot be sent in a header, before any call."""
+    if not isinstance(id, str) or not is_absolute_iri(id):
+        raise ConfigurationError(
+            f"knowledge base id {id!r} is not an absolute IRI (for example "
+            "'http://example.org/kb/trees'); the Knowledge Engine rejects anything else"
+        )
+    if not (id.isascii() and id.isprintable()):
+        uri = urllib.parse.quote(id, safe=":/?#[]@!$&'()*+,;=%~")
+        raise ConfigurationError(
+            f"knowledge base id {id!r} cannot be sent in the Knowledge-Base-Id header, which "
+            f"takes printable ASCII only; use its URI form, with the other characters "
+            f"percent-encoded: {uri!r}"
+        )
+
 
 Handled = AnswerKnowledgeInteraction | ReactKnowledgeInteraction
 
@@ -204,11 +249,7 @@ class KnowledgeBase:
     ) -> None:
         if handler_timeout is not None and handler_timeout <= 0:
             raise ConfigurationError(f"handler_timeout must be positive, got {handler_timeout!r}")
-        if not isinstance(id, str) or not _ABSOLUTE_IRI.fullmatch(id):
-            raise ConfigurationError(
-                f"knowledge base id {id!r} is not an absolute IRI (for example "
-                "'http://example.org/kb/trees'); the Knowledge Engine rejects anything else"
-            )
+        _check_kb_id(id)
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"knowledge base {id}: name must be a non-empty string")
         if not isinstance(description, str):
@@ -247,7 +288,8 @@ class KnowledgeBase:
         self._run_sync: RunSync = run_in_default_thread
         self._in_flight: set[asyncio.Task[None]] = set()
         self._life = ServiceLife(id, lifespan)
-        self._stopped_by_engine = False
+        self._responses = Episode(self.poll_backoff, kb_id=id, what="posting responses")
+        self._stopped_by_engine: str | None = None
 
     def __repr__(self) -> str:
         return f"<KnowledgeBase {self.id!r}>"
@@ -650,14 +692,26 @@ class KnowledgeBase:
             self._lease_task.add_done_callback(self._lease_done)
 
     async def _register_all(self, *, reregister: bool) -> None:
-        await self.client.register_kb(self.info(), reregister=reregister)
-        self._registered = True
-        self._stopped_by_engine = False
-        self._handled_by_id.clear()
-        for ki in self._interactions.values():
-            ki.id = await self.client.register_ki(self.id, ki.registration())
-            if isinstance(ki, AnswerKnowledgeInteraction | ReactKnowledgeInteraction):
-                self._handled_by_id[ki.id] = ki
+        """Register the KB, then its interactions; again if the KB vanishes in between."""
+        episode = Episode(self.poll_backoff, kb_id=self.id, what="registering its interactions")
+        while True:
+            await self.client.register_kb(self.info(), reregister=reregister)
+            self._registered = True
+            self._stopped_by_engine = None
+            self._handled_by_id.clear()
+            try:
+                for ki in self._interactions.values():
+                    ki.id = await self.client.register_ki(self.id, ki.registration())
+                    if isinstance(ki, AnswerKnowledgeInteraction | ReactKnowledgeInteraction):
+                        self._handled_by_id[ki.id] = ki
+            except SmartConnectorNotFoundError as exc:
+                # The KE forgot the KB while its interactions were registered (it restarted):
+                # register the KB again, a few times at most.
+                if episode.failures >= REGISTRATION_ATTEMPTS - 1:
+                    raise
+                await episode.pause(exc)
+                continue
+            break
         logger.info(
             "registered knowledge base %s with %d knowledge interactions",
             self.id,
@@ -665,18 +719,23 @@ class KnowledgeBase:
         )
 
     async def _renew_leases(self, lease: int) -> None:
-        """Renew the lease at half its time, for as long as the KB is registered."""
+        """Renew the lease at half its time, for as long as the KB is registered.
+
+        A renewal that fails is tried again with backoff (each pause at most a tenth of the
+        lease), not at the next half-lease; if the KE dropped the KB meanwhile, the handling
+        loop's next poll registers it again.
+        """
+        episode = Episode(self.poll_backoff, kb_id=self.id, what="renewing the lease")
         while self._registered:
             await asyncio.sleep(lease / 2)  # a schedule, not a wait for a state
-            try:
-                await self.client.renew_lease(self.id)
-            except KnowledgeEngineError as exc:
-                logger.warning(
-                    "knowledge base %s: could not renew its lease (%s); the handling loop "
-                    "registers it again if the KE dropped it",
-                    self.id,
-                    exc,
-                )
+            while self._registered:
+                try:
+                    await self.client.renew_lease(self.id)
+                except KnowledgeEngineError as exc:
+                    await episode.pause(exc, at_most=lease / 10)
+                    continue
+                episode.succeeded()
+                break
 
     def _lease_done(self, task: asyncio.Task[None]) -> None:
         if self._lease_task is task:
@@ -846,12 +905,9 @@ class KnowledgeBase:
             await self.start_handling_loop(
                 max_concurrent_handlers=max_concurrent_handlers, grace_period=grace_period
             )
-            if self._stopped_by_engine and not self._stop_requested:
+            if self._stopped_by_engine is not None and not self._stop_requested:
                 raise KnowledgeBaseStoppedError(
-                    "the Knowledge Engine stopped this knowledge base while it served: it was "
-                    "deleted, its lease expired, or the Knowledge Engine shut down",
-                    endpoint="GET /sc/handle",
-                    kb_id=self.id,
+                    self._stopped_by_engine, endpoint="GET /sc/handle", kb_id=self.id
                 )
         except asyncio.CancelledError:
             if not self._stop_requested or me.cancelling() > 1:
@@ -989,34 +1045,39 @@ class KnowledgeBase:
         )
         try:
             polls = 0
-            failures = 0
+            episode = Episode(self.poll_backoff, kb_id=self.id, what="polling")
+            quick_repolls = 0
             while loops is None or polls < loops:
                 await permits.acquire()
                 polls += 1
+                started = time.monotonic()
                 try:
                     result, request = await self.client.poll_ki_call(self.id)
                 except SmartConnectorNotFoundError as exc:
                     permits.release()
-                    failures += 1
-                    await self._register_again(exc, failures)
+                    if not await self._register_again(exc, episode):
+                        break
                     continue
                 except KnowledgeEngineError as exc:
+                    # Whatever the KE (or a proxy) answered, trying again later may work: back
+                    # off. Only EXIT, a stop, or a closed client (ClientClosedError) end the loop.
                     permits.release()
-                    if not exc.transient:
-                        raise
-                    failures += 1
-                    await self._back_off(exc, failures)
+                    await episode.pause(exc)
                     continue
                 except BaseException:
                     permits.release()
                     raise
-                if failures:
-                    logger.info(
-                        "knowledge base %s: polling works again after %d failed attempts",
-                        self.id,
-                        failures,
-                    )
-                    failures = 0
+                if result is PollResult.REPOLL and time.monotonic() - started < QUICK_REPOLL:
+                    # A heartbeat comes after 29 s; one at once, again and again, is a proxy or
+                    # a KE in trouble, and polling on at once would spin.
+                    quick_repolls += 1
+                    if quick_repolls > 1:
+                        permits.release()
+                        await episode.pause(_QuickHeartbeat(time.monotonic() - started))
+                        continue
+                else:
+                    quick_repolls = 0
+                    episode.succeeded()
                 if result is PollResult.HANDLE and request is not None:
                     task = asyncio.create_task(
                         self._serve(request, permits),
@@ -1032,14 +1093,13 @@ class KnowledgeBase:
                 permits.release()
                 if result is PollResult.EXIT:
                     if await self._lease_lost():
-                        failures += 1
-                        await self._register_again(
-                            KnowledgeEngineError("the KE dropped the KB: its lease expired"),
-                            failures,
-                        )
+                        lost = KnowledgeEngineError("the KE dropped the KB: its lease expired")
+                        if not await self._register_again(lost, episode):
+                            break
                         continue
                     logger.info("knowledge base %s: the KE asked the loop to exit", self.id)
-                    self._stopped_by_engine = not self._stop_requested
+                    if not self._stop_requested:
+                        self._stopped_by_engine = STOPPED_BY_ENGINE
                     break
                 if result is PollResult.HANDLE:
                     logger.error(
@@ -1080,40 +1140,44 @@ class KnowledgeBase:
         except KnowledgeEngineError:
             return False
 
-    async def _register_again(self, error: KnowledgeEngineError, failures: int) -> None:
-        """The KE forgot this KB (restart, expired lease): register it and its KIs again."""
-        logger.warning(
-            "knowledge base %s: the Knowledge Engine no longer knows it (%s); registering again",
-            self.id,
-            error,
-        )
+    async def _register_again(self, error: KnowledgeEngineError, episode: Episode) -> bool:
+        """The KE forgot this KB (restart, expired lease): register it and its KIs again.
+
+        A 404 that comes right after a registration succeeded is the same episode: it pauses
+        first, so that a KE that keeps forgetting costs a bounded number of requests. Returns
+        ``False`` when another instance registered this KB id meanwhile: the newer one serves,
+        and this loop ends (without deleting it).
+        """
+        if episode.first("forgotten"):
+            logger.warning(
+                "knowledge base %s: the Knowledge Engine no longer knows it (%s); registering "
+                "again",
+                self.id,
+                error,
+            )
+            episode.failed(error, log=False)
+        else:
+            await episode.pause(error)
         try:
-            await self._register_all(reregister=True)
-        except KnowledgeEngineError as exc:
+            await self._register_all(reregister=False)
+        except KnowledgeEngineResponseError as exc:
+            if _already_registered(exc):
+                logger.warning(
+                    "knowledge base %s: another instance registered this knowledge base id; it "
+                    "serves now, and this one stops",
+                    self.id,
+                )
+                self._registered = False  # the registration is the other instance's
+                self._stopped_by_engine = SUPERSEDED
+                return False
             if not exc.transient and not isinstance(exc, SmartConnectorNotFoundError):
                 raise
-            await self._back_off(exc, failures)
-
-    async def _back_off(self, error: KnowledgeEngineError, failures: int) -> None:
-        """Wait before the next poll; log the first failure of an episode, not every one."""
-        delay = self.poll_backoff.delay(failures)
-        if failures == 1:
-            logger.warning(
-                "knowledge base %s: polling failed (%s); polling again in %.2f s, backing off "
-                "while it keeps failing",
-                self.id,
-                error,
-                delay,
-            )
-        else:
-            logger.debug(
-                "knowledge base %s: poll attempt %d failed (%s); next in %.2f s",
-                self.id,
-                failures,
-                error,
-                delay,
-            )
-        await asyncio.sleep(delay)  # a deliberate pause before retrying, not a wait for a state
+            await episode.pause(exc)
+        except KnowledgeEngineError as exc:
+            if not exc.transient:
+                raise
+            await episode.pause(exc)
+        return True
 
     def _handler_done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
@@ -1344,30 +1408,33 @@ class KnowledgeBase:
             Whether the response was posted.
         """
         deadline = time.monotonic() + self.response_retry_period
-        attempts = 0
+        # Each response backs off on its own; the KB's response episode logs for all of them,
+        # so that a KE that is away costs one WARNING line, not one per response.
+        mine = Episode(self.poll_backoff, kb_id=self.id, what="posting a response")
         while True:
             try:
                 await self.client.post_handle_response(
                     self.id, self._answering_ki_id(request), response
                 )
             except KnowledgeEngineError as exc:
-                attempts += 1
-                delay = self.poll_backoff.delay(attempts)
+                delay = mine.failed(exc, log=False)
                 if exc.transient and time.monotonic() + delay <= deadline:
+                    self._responses.failed(exc)
                     await asyncio.sleep(delay)  # the KE is away: try again shortly
                     continue
                 error: BaseException = exc
             except Exception as exc:
                 error = exc
             else:
-                if attempts:
+                if mine.failures:
                     logger.info(
                         "knowledge base %s: posted the response to handle request %d after %d "
                         "failed attempts",
                         self.id,
                         request.handle_request_id,
-                        attempts,
+                        mine.failures,
                     )
+                    self._responses.succeeded()
                 return True
             logger.error(
                 "knowledge base %s: could not post the response to handle request %d (%s) from "

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import logging
+import math
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -29,6 +32,7 @@ from km_core import (
     PollConflictError,
     PollResult,
     PostResult,
+    RateLimitedError,
     SmartConnectorNotFoundError,
     UnexpectedResponseError,
 )
@@ -54,6 +58,8 @@ _BODY_SAMPLE = 500
 M = TypeVar("M", bound=BaseModel)
 
 _NOT_JSON = object()
+# The error statuses the KE itself answers with (5xx and 429 are handled apart).
+_KE_STATUSES = frozenset({400, 404, 409, 410, 429})
 _KB_LIST = TypeAdapter(list[KnowledgeBaseInfo])
 _KI_LIST = TypeAdapter(list[KnowledgeInteractionInfo])
 
@@ -74,7 +80,10 @@ class HttpxClient:
     answers ``GET /version`` that is not a Knowledge Engine (a wrong URL), it says so.
 
     Args:
-        base_url: The KE's REST base URL, e.g. ``"http://localhost:8280/rest"``.
+        base_url: The KE's REST base URL, e.g. ``"http://localhost:8280/rest"``. A user and
+            password in it (``https://user:password@ke.example/rest``) are taken out and sent
+            as HTTP Basic authentication, so that they appear in no URL that httpx or the SDK
+            logs; ``base_url`` keeps the URL without them.
         http_client: An `httpx.AsyncClient` to use instead of creating one.
         timeout: Timeouts of every call but the long poll (ignored with ``http_client``).
         poll_timeout: Read timeout of the long poll, in seconds; keep it above 29.
@@ -100,7 +109,7 @@ class HttpxClient:
         headers: Mapping[str, str] | None = None,
         http2: bool = False,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url, self._auth = _split_credentials(base_url)
         self.poll_timeout = poll_timeout
         self._owns_client = http_client is None
         self._http = http_client or httpx.AsyncClient(
@@ -174,6 +183,8 @@ class HttpxClient:
                 content=content.encode() if content is not None else None,
                 timeout=timeout,
             )
+            if self._auth is not None:
+                return await self._http.send(request, auth=self._auth)
             return await self._http.send(request)
         except httpx.TransportError as exc:  # timeouts too
             raise KnowledgeEngineUnavailableError(
@@ -224,9 +235,29 @@ class HttpxClient:
         kb_id: str | None,
         ki_id: str | None,
     ) -> KnowledgeEngineError:
-        """The SDK error for an unexpected status."""
+        """The SDK error for a status other than the call's success.
+
+        The KE answers 400, 404, 409, 410 and 500 with its error body; a proxy may add 429 and
+        other 5xx (with ``Retry-After``). Any other status (a 401, a redirect, a 418) is an
+        answer the SDK cannot use: `UnexpectedResponseError`, transient, with the body's start.
+        """
         status = response.status_code
         message = self._ke_message(response)
+        if status not in _KE_STATUSES and status < 500:
+            return _unexpected(
+                response,
+                f"the Knowledge Engine (or something in front of it) answered with status "
+                f"{status}, which it does not use for this call: {message}",
+                endpoint,
+                kb_id=kb_id,
+                ki_id=ki_id,
+            )
+        if status == 429:
+            limited = RateLimitedError(
+                message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
+            )
+            limited.retry_after = _retry_after(response)
+            return limited
         if status == 404:
             return SmartConnectorNotFoundError(
                 message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
@@ -236,9 +267,11 @@ class HttpxClient:
                 message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
             )
         if status >= 500:
-            return KnowledgeEngineServerError(
+            failed = KnowledgeEngineServerError(
                 message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
             )
+            failed.retry_after = _retry_after(response)
+            return failed
         return KnowledgeEngineResponseError(
             message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
         )
@@ -551,6 +584,36 @@ class HttpxClient:
         await self._responses_done.wait()
         if self._owns_client:
             await self._http.aclose()
+
+
+def _split_credentials(base_url: str) -> tuple[str, httpx.BasicAuth | None]:
+    """The base URL without its user and password, and those as Basic authentication."""
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, TypeError):
+        return base_url.rstrip("/"), None  # every request fails later, with its own message
+    if not url.userinfo:
+        return base_url.rstrip("/"), None
+    auth = httpx.BasicAuth(url.username, url.password)
+    return str(url.copy_with(userinfo=b"")).rstrip("/"), auth
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The seconds a ``Retry-After`` header asks for (a number or an HTTP date), if any."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _first_problem(exc: ValidationError) -> str:

@@ -142,6 +142,11 @@ class KmSettings(BaseSettings):
         """The log level as the `logging` module's number."""
         return logging.getLevelNamesMapping()[self.log_level]
 
+    def __repr_args__(self) -> Any:
+        # The URL may hold a password: repr() and str() show it as ***.
+        for name, value in super().__repr_args__():
+            yield name, display_url(value) if name == "ke_url" and isinstance(value, str) else value
+
     def header_values(self) -> dict[str, str]:
         """The headers with their values revealed, to hand to the HTTP client; never log this.
 
