@@ -242,9 +242,14 @@ def test_deeply_nested_json_answers_raise_sdk_errors(name: str, status: int) -> 
     run_operation(name, status, DEEP, "application/json")
 
 
-async def test_the_loop_survives_a_deeply_nested_5xx_poll_answer() -> None:
+async def answered_after(first: httpx.Response) -> list[int]:
+    """Serve a KB whose first poll gets ``first``, its second a request, its third a 410.
+
+    Returns:
+        The handle request ids it answered.
+    """
     script = [
-        httpx.Response(502, content=DEEP),
+        first,
         httpx.Response(
             200,
             json={
@@ -281,8 +286,35 @@ async def test_the_loop_survives_a_deeply_nested_5xx_poll_answer() -> None:
             return [{"tree": b["tree"], "height": '"1"'} for b in binding_set]
 
         await kb.register()
-        await asyncio.wait_for(kb.start_handling_loop(), 10)  # the 502 is transient: poll on
-    assert [a["handleRequestId"] for a in answers] == [1]
+        await asyncio.wait_for(kb.start_handling_loop(), 10)  # ends on the 410 only
+    return [a["handleRequestId"] for a in answers]
+
+
+async def test_the_loop_survives_a_deeply_nested_5xx_poll_answer() -> None:
+    assert await answered_after(httpx.Response(502, content=DEEP)) == [1]
+
+
+# A poll answer other than a handle request, EXIT (410) or the KB being unknown (404): any
+# status, and for 200 any body that is not a handle request.
+bad_poll_statuses = st.sampled_from([200, 201, 204, 301, 400, 401, 403, 409, 418, 429, 500, 503])
+bad_poll_bodies = (
+    st.binary(max_size=64)
+    | json_values.map(lambda value: json.dumps(value).encode())
+    | st.dictionaries(
+        st.sampled_from(["knowledgeInteractionId", "bindingSet", "requestingKnowledgeBaseId"]),
+        json_values,
+    ).map(lambda value: json.dumps(value).encode())
+)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(status=bad_poll_statuses, body=bad_poll_bodies)
+def test_any_unreadable_poll_answer_is_retried_and_nothing_is_lost(
+    status: int, body: bytes
+) -> None:
+    """A poll answered once with garbage: the loop backs off, polls on, answers what follows."""
+    first = httpx.Response(status, content=body, headers={"Retry-After": "0"})
+    assert asyncio.run(answered_after(first)) == [1]
 
 
 # ---------------------------------------------------------------- BindingModel.from_binding

@@ -80,9 +80,11 @@ class Episode:
         """
         self.failures += 1
         delay = self.delay(error)
-        if not log:
-            return delay
         cause = _cause(error)
+        if not log:  # the caller said it in its own words: this cause is told
+            if cause not in self._warned:
+                self._warned.append(cause)
+            return delay
         if len(self._warned) < MAX_WARNINGS and cause not in self._warned:
             self._warned.append(cause)
             logger.warning(
