@@ -99,6 +99,11 @@ def describe_failure(exc: httpx.HTTPError, request: httpx.Request) -> str:
     if isinstance(exc, httpx.RemoteProtocolError):
         hint = " (is it an https server?)" if url.scheme == "http" else ""
         return f"{address} did not answer {where} as an HTTP server does{hint}: {exc}"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError) and not str(exc):
+        return (
+            f"the connection to {address} broke before {where} answered "
+            f"({type(exc).__name__}): did the Knowledge Engine stop?"
+        )
     if isinstance(exc, httpx.TransportError):
         return f"could not reach {where}: {type(exc).__name__}: {exc}"
     return f"the request to {where} failed: {type(exc).__name__}: {exc}"
