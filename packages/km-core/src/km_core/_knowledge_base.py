@@ -95,9 +95,9 @@ the KE's come after 29 s. Twice in a row, it counts as a failure, and the loop b
 class _QuickHeartbeat(Exception):
     """The poll came back with nothing to handle, long before a heartbeat is due."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self) -> None:
         super().__init__(
-            f"the poll was answered with a heartbeat after {seconds:.3f} s, long before the "
+            f"the poll was answered with a heartbeat within {QUICK_REPOLL:g} s, long before the "
             "Knowledge Engine's 29 s; is a proxy answering in its place?"
         )
 
@@ -1073,7 +1073,7 @@ class KnowledgeBase:
                     quick_repolls += 1
                     if quick_repolls > 1:
                         permits.release()
-                        await episode.pause(_QuickHeartbeat(time.monotonic() - started))
+                        await episode.pause(_QuickHeartbeat())
                         continue
                 else:
                     quick_repolls = 0
