@@ -13,50 +13,71 @@ from __future__ import annotations
 import logging
 import time
 
-__all__ = ["ACCESS_LOGGER_NAME", "access_logger", "log_access"]
+from ._models import HandleRequest, HandleResponse
+
+__all__ = ["ACCESS_LOGGER_NAME", "ANSWERED", "access_logger", "describe", "log_access"]
 
 ACCESS_LOGGER_NAME = "km_core.access"
 """The name of the access logger."""
 
 access_logger = logging.getLogger(ACCESS_LOGGER_NAME)
 
+ANSWERED = "answered"
+"""The outcome of a request its handler answered (the line gives the number of bindings)."""
+
+
+def describe(outcome: str, response: HandleResponse, delivered: bool) -> str:
+    """The outcome in words: what happened, how it was answered, whether that was posted."""
+    if outcome is ANSWERED:
+        count = len(response.binding_set or ())
+        outcome = f"answered {count} binding{'' if count == 1 else 's'}"
+    elif response.error_message is not None:
+        outcome += "; answered with an error message"
+    else:
+        outcome += "; answered with an empty binding set"
+    if not delivered:
+        outcome += "; the response could not be posted"
+    return outcome
+
 
 def log_access(
     *,
     kb_id: str,
     ki_name: str | None,
-    requesting_kb_id: str | None,
-    handle_request_id: int,
+    request: HandleRequest,
+    response: HandleResponse,
     outcome: str,
+    delivered: bool,
     started: float,
 ) -> None:
-    """Log one handled request, if the access log is enabled at INFO.
+    """Log one handled request at INFO; the caller checked that the access log is enabled.
 
     Args:
         kb_id: The knowledge base that handled it.
         ki_name: The interaction it was for (``None``: one the KB does not have).
-        requesting_kb_id: The knowledge base that asked or posted, when the KE said.
-        handle_request_id: The KE's id of the request.
-        outcome: What became of it, e.g. ``"answered 2 bindings"``.
+        request: The handle request.
+        response: The response it got.
+        outcome: `ANSWERED`, or what went wrong (``"handler failed (KeyError)"``).
+        delivered: Whether the response was posted.
         started: `time.perf_counter` when the request was accepted.
     """
-    if not access_logger.isEnabledFor(logging.INFO):
-        return
     duration_ms = (time.perf_counter() - started) * 1000
+    words = describe(outcome, response, delivered)
+    requesting_kb_id = request.requesting_knowledge_base_id
     access_logger.info(
         "%s: %s from %s, handle request %d: %s in %.1f ms",
         kb_id,
         repr(ki_name) if ki_name is not None else "an unknown interaction",
         requesting_kb_id or "an unnamed knowledge base",
-        handle_request_id,
-        outcome,
+        request.handle_request_id,
+        words,
         duration_ms,
         extra={
             "kb_id": kb_id,
             "ki_name": ki_name,
             "requesting_kb_id": requesting_kb_id,
-            "handle_request_id": handle_request_id,
-            "outcome": outcome,
+            "handle_request_id": request.handle_request_id,
+            "outcome": words,
             "duration_ms": duration_ms,
         },
     )

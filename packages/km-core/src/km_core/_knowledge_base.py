@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, overload
 
-from ._access_log import log_access
+from ._access_log import ANSWERED, access_logger, log_access
 from ._backoff import Backoff
 from ._binding_model import BindingModel
 from ._connect import wait_for_engine
@@ -1077,7 +1077,8 @@ class KnowledgeBase:
                         continue
                 else:
                     quick_repolls = 0
-                    episode.succeeded()
+                    if episode.failures:
+                        episode.succeeded()
                 if result is PollResult.HANDLE and request is not None:
                     task = asyncio.create_task(
                         self._serve(request, permits),
@@ -1226,8 +1227,8 @@ class KnowledgeBase:
         so the next poll overlaps that round trip. Once the response is posted (or dropped),
         the request is logged on the access log.
         """
-        started = time.perf_counter()
-        ki = self._handled_by_id.get(request.knowledge_interaction_id)
+        logged = access_logger.isEnabledFor(logging.INFO)  # off: no clock, no words
+        started = time.perf_counter() if logged else 0.0
         cancelled = False
         try:
             response, outcome = await self._answer(request)
@@ -1244,20 +1245,17 @@ class KnowledgeBase:
         try:
             delivered = await self._respond(request, response)
         finally:
-            if response.error_message is not None:
-                outcome += "; answered with an error message"
-            elif not response.binding_set and not outcome.startswith("answered"):
-                outcome += "; answered with an empty binding set"
-            if not delivered:
-                outcome += "; the response could not be posted"
-            log_access(
-                kb_id=self.id,
-                ki_name=ki.name if ki is not None else None,
-                requesting_kb_id=request.requesting_knowledge_base_id,
-                handle_request_id=request.handle_request_id,
-                outcome=outcome,
-                started=started,
-            )
+            if logged:
+                ki = self._handled_by_id.get(request.knowledge_interaction_id)
+                log_access(
+                    kb_id=self.id,
+                    ki_name=ki.name if ki is not None else None,
+                    request=request,
+                    response=response,
+                    outcome=outcome,
+                    delivered=delivered,
+                    started=started,
+                )
             if cancelled:
                 raise asyncio.CancelledError
 
@@ -1322,10 +1320,9 @@ class KnowledgeBase:
             return self._failure(
                 request, f"the handler of {ki.name!r} failed ({type(exc).__name__})"
             ), f"handler failed ({type(exc).__name__})"
-        count = len(binding_set)
         return (
             HandleResponse(handle_request_id=request.handle_request_id, binding_set=binding_set),
-            f"answered {count} binding{'' if count == 1 else 's'}",
+            ANSWERED,
         )
 
     async def _run_handler(self, ki: Handled, request: HandleRequest) -> BindingSet:
@@ -1407,16 +1404,20 @@ class KnowledgeBase:
         Returns:
             Whether the response was posted.
         """
-        deadline = time.monotonic() + self.response_retry_period
-        # Each response backs off on its own; the KB's response episode logs for all of them,
-        # so that a KE that is away costs one WARNING line, not one per response.
-        mine = Episode(self.poll_backoff, kb_id=self.id, what="posting a response")
+        # Each response backs off on its own (its episode made at its first failure only); the
+        # KB's response episode logs for all of them, so that a KE that is away costs one
+        # WARNING line, not one per response.
+        mine: Episode | None = None
+        deadline = 0.0
         while True:
             try:
                 await self.client.post_handle_response(
                     self.id, self._answering_ki_id(request), response
                 )
             except KnowledgeEngineError as exc:
+                if mine is None:
+                    mine = Episode(self.poll_backoff, kb_id=self.id, what="posting a response")
+                    deadline = time.monotonic() + self.response_retry_period
                 delay = mine.failed(exc, log=False)
                 if exc.transient and time.monotonic() + delay <= deadline:
                     self._responses.failed(exc)
@@ -1426,7 +1427,7 @@ class KnowledgeBase:
             except Exception as exc:
                 error = exc
             else:
-                if mine.failures:
+                if mine is not None:
                     logger.info(
                         "knowledge base %s: posted the response to handle request %d after %d "
                         "failed attempts",
