@@ -194,3 +194,81 @@ class ResponseRecorder:
         """Wait until the app has finished at least ``count`` requests."""
         async with asyncio.timeout(within), self._changed:
             await self._changed.wait_for(lambda: self.handled >= count)
+
+
+async def start_logging_process(
+    *args: str, env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """Start ``python *args`` with its stdout and stderr piped together into ``stdout``.
+
+    For a process that logs to stderr (as ``km run`` does); read it through `ProcessOutput`.
+    """
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+
+
+class ProcessOutput:
+    """Everything a process writes to its piped stdout: kept whole, and passed on to `lines`.
+
+    Wait for a line with ``read_line_matching(output.lines, ...)``; `text` has every line read
+    so far, including those `read_line_matching` went past. Stop the process with `stop` (not
+    `stop_process`, which reads the pipe itself).
+    """
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        self.process = process
+        self.lines = asyncio.StreamReader()
+        self._kept: list[str] = []
+        self._copying = asyncio.create_task(self._copy(process.stdout))
+
+    async def _copy(self, source: asyncio.StreamReader) -> None:
+        try:
+            while raw := await source.readline():
+                self._kept.append(raw.decode(errors="replace"))
+                self.lines.feed_data(raw)
+        finally:
+            self.lines.feed_eof()
+
+    @property
+    def text(self) -> str:
+        """The output read so far."""
+        return "".join(self._kept)
+
+    async def exited(self, *, within: float = 10) -> int:
+        """Wait (at most ``within`` seconds) for the process to exit and its output to end.
+
+        Returns:
+            The exit status.
+        """
+        async with asyncio.timeout(within):
+            await self.process.wait()
+            await self._copying
+        assert self.process.returncode is not None
+        return self.process.returncode
+
+    async def stop(self, *, sig: int = signal.SIGTERM, grace: float = 10) -> int:
+        """Send ``sig`` (unless it exited) and wait; kill it if it overstays ``grace`` seconds.
+
+        Returns:
+            The exit status (negative: killed by that signal).
+        """
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(sig)
+        try:
+            await asyncio.wait_for(self.process.wait(), grace)
+        finally:
+            if self.process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
+                await self.process.wait()
+            await asyncio.wait_for(self._copying, grace)  # to EOF: the pipe closes
+        assert self.process.returncode is not None
+        return self.process.returncode
