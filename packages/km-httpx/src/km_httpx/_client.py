@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import logging
@@ -50,6 +51,9 @@ for the answering KBs (up to the KE's 10 s wait timeout each), hence the generou
 DEFAULT_POLL_TIMEOUT = 120.0
 """Read timeout of the long poll: well above the KE's 29 s heartbeat. A client that gives up
 before the KE answers leaves the KB's only poll slot taken, and its next poll gets 409."""
+
+REREGISTER_ATTEMPTS = 5
+"""How often ``register_kb(reregister=True)`` posts the KB before it gives up."""
 
 KB_HEADER = "Knowledge-Base-Id"
 KI_HEADER = "Knowledge-Interaction-Id"
@@ -416,21 +420,27 @@ class HttpxClient:
 
         The KE has no upsert: a second registration of an id answers 400. With
         ``reregister=True`` that answer makes this delete the existing KB (``DELETE /sc``)
-        and register again, so a KB restarting after a crash replaces its stale self.
+        and register again, so a KB restarting after a crash replaces its stale self; if
+        another registration slips in between (an older instance taking the id back), it
+        deletes and registers again, up to `REREGISTER_ATTEMPTS` times in all.
         """
         kb_id = kb.knowledge_base_id
-        response = await self._send(
-            "POST", "/sc", kb_id=kb_id, json_body=kb.to_wire(), kb_header=False
-        )
-        if response.status_code == 200:
-            return
-        error = self._error(response, "POST /sc", kb_id, None)
-        if reregister and response.status_code == 400 and "already in use" in error.message:
+        for attempt in range(REREGISTER_ATTEMPTS):
+            response = await self._send(
+                "POST", "/sc", kb_id=kb_id, json_body=kb.to_wire(), kb_header=False
+            )
+            if response.status_code == 200:
+                return
+            error = self._error(response, "POST /sc", kb_id, None)
+            in_use = response.status_code == 400 and "already in use" in error.message
+            if not (reregister and in_use) or attempt == REREGISTER_ATTEMPTS - 1:
+                raise error
+            # Another registration of this id: a stale one, or an older instance that took it
+            # back between our DELETE and our POST. This newer registration wins: again.
             logger.info("knowledge base %s is already registered; replacing it", kb_id)
-            await self.unregister_kb(kb_id)
-            await self._call("POST", "/sc", kb_id=kb_id, json_body=kb.to_wire(), kb_header=False)
-            return
-        raise error
+            with contextlib.suppress(SmartConnectorNotFoundError):  # gone meanwhile: register
+                await self.unregister_kb(kb_id)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def unregister_kb(self, kb_id: str) -> None:
         """Delete a knowledge base (``DELETE /sc``); its open poll then gets 410."""

@@ -22,7 +22,10 @@ from km_core import (
 
 from ._engine import LocalKnowledgeEngine
 
-__all__ = ["LocalEngineClient"]
+__all__ = ["REREGISTER_ATTEMPTS", "LocalEngineClient"]
+
+REREGISTER_ATTEMPTS = 5
+"""How often ``register_kb(reregister=True)`` registers the KB before it gives up."""
 
 
 class LocalEngineClient:
@@ -82,13 +85,21 @@ class LocalEngineClient:
         """``POST /sc``; with ``reregister``, a KB of the same id is deleted first."""
         self._check("POST /sc")
         kb_id = kb.knowledge_base_id
-        try:
-            await self.engine.register_kb(kb)
-        except KnowledgeEngineResponseError as exc:
-            if not (reregister and exc.status_code == 400 and "already in use" in exc.message):
-                raise self._located(exc, "POST /sc", kb_id) from None
-            await self.unregister_kb(kb_id)
-            await self.engine.register_kb(kb)
+        for attempt in range(REREGISTER_ATTEMPTS):
+            try:
+                await self.engine.register_kb(kb)
+                return
+            except KnowledgeEngineResponseError as exc:
+                in_use = exc.status_code == 400 and "already in use" in exc.message
+                if not (reregister and in_use) or attempt == REREGISTER_ATTEMPTS - 1:
+                    raise self._located(exc, "POST /sc", kb_id) from None
+            # As HttpxClient does: delete what holds the id (again, if another registration
+            # slipped in between), then register.
+            try:
+                await self.unregister_kb(kb_id)
+            except KnowledgeEngineResponseError as exc:
+                if exc.status_code != 404:
+                    raise
 
     async def unregister_kb(self, kb_id: str) -> None:
         """``DELETE /sc``."""
