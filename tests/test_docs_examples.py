@@ -30,17 +30,23 @@ def test_every_example_has_an_expected_output() -> None:
     assert sorted(path.name for path in EXAMPLES) == sorted(EXPECTED_OUTPUT)
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=[path.name for path in EXAMPLES])
-def test_example_runs(path: Path) -> None:
+def run_example(path: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a Python file with this interpreter; it must exit 0 within a minute."""
     result = subprocess.run(
         [sys.executable, str(path)],
-        cwd=ROOT,
+        cwd=cwd,
         timeout=60,
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, f"{path.name} exited with {result.returncode}:\n{result.stderr}"
+    return result
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[path.name for path in EXAMPLES])
+def test_example_runs(path: Path) -> None:
+    result = run_example(path, ROOT)
     expected = EXPECTED_OUTPUT.get(path.name)
     assert expected is not None, f"add the expected output of {path.name} to EXPECTED_OUTPUT"
     assert expected in result.stdout, f"{path.name} printed:\n{result.stdout}\n{result.stderr}"
@@ -65,15 +71,7 @@ def test_the_readme_example_runs_prints_its_answer_and_ends(tmp_path: Path) -> N
     (example,) = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
     path = tmp_path / "readme_example.py"
     path.write_text(example, encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, str(path)],
-        cwd=tmp_path,
-        timeout=60,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_example(path, tmp_path)
     (printed,) = result.stdout.splitlines()
     assert f"It prints\n`{printed}`." in readme  # what the README says it prints
     assert printed.startswith("[{'tree': '<http://example.org/oak>', 'height': ")

@@ -25,8 +25,7 @@ from km_core import KnowledgeBase
 from km_httpx import ExitStatus, HttpxClient
 from tests.testing.serving import (
     km_testing_serve,
-    read_line_matching,
-    start_process,
+    km_testing_serve_process,
     stop_process,
 )
 
@@ -149,31 +148,6 @@ async def km_run(app: Path, *options: str) -> AsyncIterator[KmRun]:
             await stop_process(process, sig=signal.SIGKILL, grace=5)
 
 
-@contextlib.asynccontextmanager
-async def engine_process(
-    tmp_path: Path, *options: str
-) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
-    """``km-testing serve *options`` in a subprocess that the test may signal and read (its
-    stdout has uvicorn's access log at ``--log-level info``); yields its URL and it."""
-    process = await start_process(
-        "-m",
-        "km_testing._cli",
-        "serve",
-        "--port",
-        "0",
-        "--log-level",
-        "warning",
-        *options,
-        stderr_path=tmp_path / "engine.stderr",
-    )
-    try:
-        assert process.stdout is not None
-        found = await read_line_matching(process.stdout, r"(http://\S+/rest)")
-        yield found.group(1), process
-    finally:
-        await stop_process(process)
-
-
 def write_app(tmp_path: Path, source: str) -> Path:
     app = tmp_path / "app.py"
     app.write_text(source)
@@ -289,7 +263,7 @@ async def test_the_kb_deleted_while_it_serves_exits_5_without_unregistering(
     tmp_path: Path,
 ) -> None:
     app = write_app(tmp_path, APP)
-    async with engine_process(tmp_path, "--log-level", "info") as (url, engine):
+    async with km_testing_serve_process(tmp_path, "--log-level", "info") as (url, engine):
         async with (
             km_run(app, "--ke-url", url, "--connect-wait", "10") as run,
             asker(url, unregister=False) as kb,
@@ -318,7 +292,7 @@ async def test_the_kb_deleted_while_it_serves_exits_5_without_unregistering(
 async def test_the_engine_stopping_while_the_kb_serves_exits_5(tmp_path: Path) -> None:
     app = write_app(tmp_path, APP)
     async with (
-        engine_process(tmp_path) as (url, engine),
+        km_testing_serve_process(tmp_path) as (url, engine),
         km_run(app, "--ke-url", url, "--connect-wait", "10") as run,
     ):
         await run.wait_for(SERVING)
@@ -338,7 +312,7 @@ async def test_sigterm_after_the_engine_was_killed_exits_0_with_one_warning(
 ) -> None:
     app = write_app(tmp_path, APP)
     async with (
-        engine_process(tmp_path) as (url, engine),
+        km_testing_serve_process(tmp_path) as (url, engine),
         km_run(app, "--ke-url", url, "--connect-wait", "10") as run,
     ):
         await run.wait_for(SERVING)

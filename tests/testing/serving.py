@@ -14,8 +14,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from km_core import HandleRequest, PollResult
-from km_testing import LocalKnowledgeEngine, serve_locally
+from km_testing import LocalKnowledgeEngine, create_app, serve_locally
 
 HOST = "127.0.0.1"
 
@@ -127,13 +129,17 @@ async def stop_process(
 
 
 @contextlib.asynccontextmanager
-async def km_testing_serve(tmp_path: Path, *options: str) -> AsyncIterator[tuple[str, Path]]:
-    """Run ``km-testing serve --port 0 *options`` in a subprocess until the block ends.
+async def km_testing_serve_process(
+    tmp_path: Path, *options: str
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    """Run ``km-testing serve --port 0 --log-level warning *options`` until the block ends.
+
+    A later ``--log-level`` in ``options`` wins (at ``info`` its stdout has uvicorn's access
+    log). Its stderr goes to ``km-testing-serve.stderr`` in ``tmp_path``.
 
     Yields:
-        The base URL the server printed, and the file its stderr goes to.
+        The base URL the server printed, and the process, for the test to signal or read.
     """
-    stderr_path = tmp_path / "km-testing-serve.stderr"
     process = await start_process(
         "-m",
         "km_testing._cli",
@@ -143,14 +149,33 @@ async def km_testing_serve(tmp_path: Path, *options: str) -> AsyncIterator[tuple
         "--log-level",
         "warning",
         *options,
-        stderr_path=stderr_path,
+        stderr_path=tmp_path / "km-testing-serve.stderr",
     )
     try:
         assert process.stdout is not None
         found = await read_line_matching(process.stdout, r"(http://\S+/rest)")
-        yield found.group(1), stderr_path
+        yield found.group(1), process
     finally:
         await stop_process(process)
+
+
+@contextlib.asynccontextmanager
+async def km_testing_serve(tmp_path: Path, *options: str) -> AsyncIterator[tuple[str, Path]]:
+    """Run ``km-testing serve --port 0 *options`` in a subprocess until the block ends.
+
+    Yields:
+        The base URL the server printed, and the file its stderr goes to.
+    """
+    async with km_testing_serve_process(tmp_path, *options) as (url, _):
+        yield url, tmp_path / "km-testing-serve.stderr"
+
+
+@contextlib.asynccontextmanager
+async def http_client(engine: LocalKnowledgeEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client on the engine's app, in process (no socket), at ``http://ke.test/rest``."""
+    transport = httpx.ASGITransport(app=create_app(engine))
+    async with httpx.AsyncClient(transport=transport, base_url="http://ke.test/rest") as client:
+        yield client
 
 
 ACCESS_LOG = logging.getLogger("tests.testing.access")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from km_testing import LocalKnowledgeEngine, create_app
-from tests.testing.serving import ObservedEngine, serving
+from tests.testing.serving import ObservedEngine, http_client, serving
 
 BASE = "http://ke.test/rest"
 KB = "Knowledge-Base-Id"
@@ -48,13 +48,6 @@ HEADERS_MISSING = "Both Knowledge-Base-Id and Knowledge-Interaction-Id headers s
 @pytest.fixture
 def engine() -> ObservedEngine:
     return ObservedEngine()
-
-
-@contextlib.asynccontextmanager
-async def http_client(engine: LocalKnowledgeEngine) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(engine))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
-        yield client
 
 
 @pytest.fixture

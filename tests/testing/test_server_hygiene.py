@@ -28,7 +28,7 @@ from km_core import (
 )
 from km_testing import LocalEngineClient, LocalKnowledgeEngine, create_app
 from km_testing._server import MAX_BODY_SIZE
-from tests.testing.serving import HOST, ResponseRecorder, serving
+from tests.testing.serving import HOST, ResponseRecorder, http_client, serving
 
 BASE = "http://ke.test/rest"
 KB = "Knowledge-Base-Id"
@@ -76,13 +76,6 @@ def ki(kind: KnowledgeInteractionType, name: str) -> KnowledgeInteractionRegistr
 
 def nested(depth: int, opening: str = "[", closing: str = "]") -> str:
     return opening * depth + closing * depth
-
-
-@contextlib.asynccontextmanager
-async def http_client(engine: LocalKnowledgeEngine) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(engine))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
-        yield client
 
 
 @pytest.fixture
