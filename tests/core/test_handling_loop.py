@@ -870,3 +870,29 @@ async def test_a_result_model_checks_plain_dict_results(
         for r in caplog.records
         if r.exc_info
     )
+
+
+async def test_an_ask_for_everything_reaches_a_model_handler_as_no_bindings(
+    kb: KnowledgeBase, client: TestClient
+) -> None:
+    class Height(BindingModel):
+        tree: IRI
+        height: int
+
+    seen: list[list[Height]] = []
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX, binding_model=Height)
+    async def heights(binding_set: list[Height]) -> list[Height]:
+        seen.append(binding_set)
+        return [Height(tree=IRI("http://example.org/oak"), height=21)]
+
+    await start(kb)
+    # The KE sends an ask that binds nothing as one empty binding.
+    request = client.enqueue_handle_request("heights", [{}])
+    client.enqueue_exit()
+    await kb.start_handling_loop()
+    assert seen == [[]]
+    response = await client.wait_for_handle_response(request)
+    assert response.binding_set == [
+        {"tree": OAK, "height": '"21"^^<http://www.w3.org/2001/XMLSchema#integer>'}
+    ]

@@ -352,10 +352,14 @@ class Handler:
     ) -> Any:
         """Convert the input, inject the parameters, call the function and return its result."""
         bindings: list[Any]
-        if self.input_model is not None:
-            bindings = [self.input_model.from_binding(b) for b in binding_set]
-        else:
+        if self.input_model is None:
             bindings = binding_set
+        elif all(not binding for binding in binding_set):
+            # The KE sends an ask that binds nothing as one empty binding ([{}]): no model
+            # instance can hold it, and it means what no bindings mean, "everything".
+            bindings = []
+        else:
+            bindings = [self.input_model.from_binding(b) for b in binding_set]
         if not self.parameters:
             if self.is_async:
                 return await self.function(bindings)

@@ -702,8 +702,12 @@ class LocalKnowledgeEngine:
         incoming: BindingSet,
         variables: frozenset[str],
     ) -> tuple[dict[str, Any], BindingSet]:
-        """One ASK → ANSWER exchange: send, wait, translate back."""
-        sent = translate(incoming, match, forward=True)
+        """One ASK → ANSWER exchange: send, wait, translate back.
+
+        An ask that binds nothing reaches the answering KB as one empty binding (``[{}]``), as
+        on the KE.
+        """
+        sent = translate(incoming, match, forward=True) or [{}]
         info: dict[str, Any] = {
             "knowledgeBaseId": answerer.kb.id,
             "knowledgeInteractionId": answerer.id,
