@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.testing.serving import km_testing_serve
 
@@ -51,3 +54,25 @@ async def test_the_demo_runs_against_a_served_engine_with_ke_url(tmp_path: Path)
     assert f"Using the Knowledge Engine at {base_url}" in out
     assert "trees reacted: <http://example.org/elm> gets" in out
     assert re.search(r"was [\d.]+x faster", out), out
+
+
+@pytest.mark.ke
+@pytest.mark.skipif(
+    not os.environ.get("KM_TEST_KE_URL"),
+    reason="no real Knowledge Engine: set KM_TEST_KE_URL to its REST base URL",
+)
+def test_the_demo_runs_against_a_real_knowledge_engine() -> None:
+    url = os.environ["KM_TEST_KE_URL"]
+    completed = subprocess.run(
+        [sys.executable, str(DEMO), "--ke-url", url, "--requests", "10"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    out = completed.stdout
+    assert f"Using the Knowledge Engine at {url}" in out
+    assert '<http://example.org/oak> is "21.5"^^<http://www.w3.org/2001/XMLSchema#decimal>' in out
+    assert "trees reacted: <http://example.org/elm> gets" in out
+    assert "Traceback" not in completed.stderr

@@ -157,6 +157,7 @@ async def test_a_newcomer_sees_knowledge_flow_between_two_processes(
     assert statuses == [0, 0, 0]
 
 
+@pytest.mark.ke
 @pytest.mark.skipif(
     not os.environ.get("KM_TEST_KE_URL"),
     reason="no real Knowledge Engine: set KM_TEST_KE_URL to its REST base URL",

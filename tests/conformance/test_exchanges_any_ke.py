@@ -1,0 +1,103 @@
+"""What an answering KB receives and what the asker gets back, on any Knowledge Engine.
+
+Run against the served local engine always, and against the KE at ``KM_TEST_KE_URL`` when it
+is set (see test_contract_any_ke.py): the two must agree, request for request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from km_core import (
+    ExchangeStatus,
+    HandleResponse,
+    KnowledgeBaseInfo,
+    KnowledgeInteractionRegistration,
+    KnowledgeInteractionType,
+    PollResult,
+)
+from km_httpx import HttpxClient
+from tests.conformance.test_contract_any_ke import delete_kbs, ke_url  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.ke
+
+ANSWERER = "http://example.org/kb/conformance-answerer"
+ASKER = "http://example.org/kb/conformance-asker"
+ASKED = "?tree <http://example.org/height> ?height ."
+ANSWERED = "?t <http://example.org/height> ?h ."  # the same triple, other variable names
+OAK = "<http://example.org/oak>"
+BEECH = "<http://example.org/beech>"
+
+
+def kb(kb_id: str) -> KnowledgeBaseInfo:
+    return KnowledgeBaseInfo(
+        knowledge_base_id=kb_id, knowledge_base_name="conformance", knowledge_base_description=""
+    )
+
+
+def ki(kind: KnowledgeInteractionType, name: str, pattern: str) -> KnowledgeInteractionRegistration:
+    return KnowledgeInteractionRegistration(
+        knowledge_interaction_type=kind, knowledge_interaction_name=name, graph_pattern=pattern
+    )
+
+
+@pytest.fixture
+async def client(ke_url: str) -> AsyncIterator[HttpxClient]:  # noqa: F811 - the fixture
+    await delete_kbs(ke_url, ANSWERER, ASKER)
+    async with HttpxClient(ke_url) as client:
+        try:
+            yield client
+        finally:
+            await delete_kbs(ke_url, ANSWERER, ASKER)
+
+
+@pytest.mark.parametrize(
+    ("asked", "received"),
+    [
+        pytest.param([], [{}], id="nothing-bound"),
+        pytest.param([{}], [{}], id="one-empty-binding"),
+        pytest.param([{"tree": OAK}], [{"t": OAK}], id="a-tree-renamed"),
+    ],
+)
+async def test_an_ask_reaches_the_answering_kb_with_its_bindings_renamed(
+    client: HttpxClient, asked: list[dict[str, str]], received: list[dict[str, str]]
+) -> None:
+    await client.register_kb(kb(ANSWERER))
+    answer_id = await client.register_ki(
+        ANSWERER, ki(KnowledgeInteractionType.ANSWER, "heights", ANSWERED)
+    )
+    await client.register_kb(kb(ASKER))
+    ask_id = await client.register_ki(
+        ASKER, ki(KnowledgeInteractionType.ASK, "heights-asked", ASKED)
+    )
+    asking = asyncio.create_task(client.ask(ASKER, ask_id, asked))
+    try:
+        result, request = await asyncio.wait_for(client.poll_ki_call(ANSWERER), 15)
+        assert result is PollResult.HANDLE
+        assert request is not None
+        assert request.knowledge_interaction_id == answer_id
+        assert request.requesting_knowledge_base_id == ASKER
+        assert request.binding_set == received
+        heights = [{"t": OAK, "h": '"21"'}, {"t": BEECH, "h": '"30"'}]
+        wanted = {binding["t"] for binding in request.binding_set if "t" in binding}
+        # A well-behaved answerer answers what was asked: the KE refuses answers that do not
+        # fit the bindings it sent.
+        answers = [h for h in heights if not wanted or h["t"] in wanted]
+        await client.post_handle_response(
+            ANSWERER,
+            answer_id,
+            HandleResponse(handle_request_id=request.handle_request_id, binding_set=answers),
+        )
+        answer = await asyncio.wait_for(asking, 15)
+    finally:
+        asking.cancel()
+    expected = [{"tree": OAK, "height": '"21"'}, {"tree": BEECH, "height": '"30"'}]
+    if asked and asked[0]:
+        expected = expected[:1]
+    assert sorted(answer.binding_set, key=str) == sorted(expected, key=str)
+    [info] = answer.exchange_info
+    assert info.knowledge_base_id == ANSWERER
+    assert info.status is ExchangeStatus.SUCCEEDED
