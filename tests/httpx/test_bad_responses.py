@@ -311,11 +311,22 @@ async def test_json_of_the_wrong_shape(
 
 ODD_ERROR_BODIES = [
     # (id, the KE's or a proxy's answer, the SDK error, the message it must carry)
-    (
+    (  # an error page: its text, not its markup
         "html-502",
         httpx.Response(502, html="<html><body><h1>502 Bad Gateway</h1></body></html>"),
         KnowledgeEngineServerError,
-        "<html><body><h1>502 Bad Gateway</h1></body></html>",
+        "502 Bad Gateway",
+    ),
+    (  # Jetty's error page, as the KE sends it with a 500: its title
+        "jetty-500",
+        httpx.Response(
+            500,
+            html="<html>\n<head>\n<title>Error 500 Server Error</title>\n</head>\n<body>"
+            "<h2>HTTP ERROR 500 Server Error</h2><table><tr><th>URI:</th><td>/rest/sc/handle"
+            "</td></tr></table></body></html>",
+        ),
+        KnowledgeEngineServerError,
+        "Error 500 Server Error",
     ),
     ("empty-500", httpx.Response(500), KnowledgeEngineServerError, "Internal Server Error"),
     ("text-404", httpx.Response(404, text="Not Found"), SmartConnectorNotFoundError, "Not Found"),

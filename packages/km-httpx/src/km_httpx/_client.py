@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import html
 import json
 import logging
 import math
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
@@ -62,6 +64,8 @@ _BODY_SAMPLE = 500
 M = TypeVar("M", bound=BaseModel)
 
 _NOT_JSON = object()
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_HTML_TAG = re.compile(r"<[^>]*>")
 # The error statuses the KE itself answers with (5xx and 429 are handled apart).
 _KE_STATUSES = frozenset({400, 404, 409, 410, 429})
 _KB_LIST = TypeAdapter(list[KnowledgeBaseInfo])
@@ -228,6 +232,11 @@ class HttpxClient:
             body = None
         if isinstance(body, dict) and isinstance(body.get("message"), str):
             return str(body["message"]).strip()
+        if "html" in response.headers.get("content-type", "") or text.lstrip().startswith("<"):
+            # An error page (Jetty's, a proxy's): its title, or its text, not its markup.
+            title = _HTML_TITLE.search(text)
+            text = title.group(1) if title else _HTML_TAG.sub(" ", text)
+            text = " ".join(html.unescape(text).split())
         if text.strip():
             return text.strip()[:_BODY_SAMPLE]
         return response.reason_phrase or f"HTTP {response.status_code}"
