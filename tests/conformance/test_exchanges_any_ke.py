@@ -101,3 +101,22 @@ async def test_an_ask_reaches_the_answering_kb_with_its_bindings_renamed(
     [info] = answer.exchange_info
     assert info.knowledge_base_id == ANSWERER
     assert info.status is ExchangeStatus.SUCCEEDED
+
+
+async def test_interactions_are_listed_with_their_patterns_in_full_and_no_prefixes(
+    client: HttpxClient,
+) -> None:
+    await client.register_kb(kb(ANSWERER))
+    await client.register_ki(
+        ANSWERER,
+        KnowledgeInteractionRegistration(
+            knowledge_interaction_type=KnowledgeInteractionType.ANSWER,
+            knowledge_interaction_name="heights",
+            graph_pattern="?t ex:height ?h .",
+            prefixes={"ex": "http://example.org/"},
+        ),
+    )
+    [listed] = await client.list_kis(ANSWERER)
+    assert listed.prefixes == {}
+    assert listed.graph_pattern is not None
+    assert "<http://example.org/height>" in listed.graph_pattern

@@ -742,8 +742,10 @@ async def test_null_fields_are_left_out(http: httpx.AsyncClient) -> None:
         "argumentGraphPattern",
         "communicativeAct",
         "knowledgeGapsEnabled",
+        "prefixes",
     }
     assert ki["knowledgeGapsEnabled"] is False
+    assert ki["prefixes"] == {}  # KE 1.5.0 lists every interaction with "prefixes": {}
 
 
 async def test_the_lease_renewal_answers_with_the_new_expiry(http: httpx.AsyncClient) -> None:

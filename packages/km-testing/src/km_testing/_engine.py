@@ -373,6 +373,8 @@ class LocalKnowledgeEngine:
             graph_pattern=pattern.canonical() if pattern else None,
             argument_graph_pattern=argument.canonical() if argument else None,
             result_graph_pattern=result.canonical() if result else None,
+            # As the KE lists it: patterns written out in full IRIs, and no prefixes kept.
+            prefixes={},
             communicative_act=act or CommunicativeAct(),
             knowledge_gaps_enabled=bool(registration.knowledge_gaps_enabled)
             and kind is KnowledgeInteractionType.ASK,
