@@ -120,3 +120,81 @@ async def test_interactions_are_listed_with_their_patterns_in_full_and_no_prefix
     assert listed.prefixes == {}
     assert listed.graph_pattern is not None
     assert "<http://example.org/height>" in listed.graph_pattern
+
+
+POSTED = "?s <http://example.org/temperature> ?c ."
+REACTED = "?x <http://example.org/temperature> ?y ."
+ROOM = "<http://example.org/room>"
+
+
+@pytest.mark.parametrize(
+    "posted",
+    [
+        pytest.param([], id="nothing-bound"),
+        pytest.param([{}], id="one-empty-binding"),
+        pytest.param([{"s": ROOM}], id="a-variable-left-out"),
+    ],
+)
+async def test_a_post_that_binds_no_whole_fact_contacts_no_react(
+    client: HttpxClient, posted: list[dict[str, str]]
+) -> None:
+    await client.register_kb(kb(ANSWERER))
+    await client.register_ki(
+        ANSWERER,
+        KnowledgeInteractionRegistration(
+            knowledge_interaction_type=KnowledgeInteractionType.REACT,
+            knowledge_interaction_name="temperatures",
+            argument_graph_pattern=REACTED,
+        ),
+    )
+    await client.register_kb(kb(ASKER))
+    post_id = await client.register_ki(
+        ASKER,
+        KnowledgeInteractionRegistration(
+            knowledge_interaction_type=KnowledgeInteractionType.POST,
+            knowledge_interaction_name="temperatures-posted",
+            argument_graph_pattern=POSTED,
+        ),
+    )
+    result = await asyncio.wait_for(client.post(ASKER, post_id, posted), 15)
+    assert result.exchange_info == []
+    assert result.result_binding_set == []
+
+
+async def test_a_post_of_a_whole_fact_reaches_the_react_renamed(client: HttpxClient) -> None:
+    await client.register_kb(kb(ANSWERER))
+    react_id = await client.register_ki(
+        ANSWERER,
+        KnowledgeInteractionRegistration(
+            knowledge_interaction_type=KnowledgeInteractionType.REACT,
+            knowledge_interaction_name="temperatures",
+            argument_graph_pattern=REACTED,
+        ),
+    )
+    await client.register_kb(kb(ASKER))
+    post_id = await client.register_ki(
+        ASKER,
+        KnowledgeInteractionRegistration(
+            knowledge_interaction_type=KnowledgeInteractionType.POST,
+            knowledge_interaction_name="temperatures-posted",
+            argument_graph_pattern=POSTED,
+        ),
+    )
+    posting = asyncio.create_task(client.post(ASKER, post_id, [{"s": ROOM, "c": '"21"'}]))
+    try:
+        result, request = await asyncio.wait_for(client.poll_ki_call(ANSWERER), 15)
+        assert result is PollResult.HANDLE
+        assert request is not None
+        assert request.knowledge_interaction_id == react_id
+        assert request.binding_set == [{"x": ROOM, "y": '"21"'}]
+        await client.post_handle_response(
+            ANSWERER,
+            react_id,
+            HandleResponse(handle_request_id=request.handle_request_id, binding_set=[]),
+        )
+        posted = await asyncio.wait_for(posting, 15)
+    finally:
+        posting.cancel()
+    [info] = posted.exchange_info
+    assert info.knowledge_base_id == ANSWERER
+    assert info.status is ExchangeStatus.SUCCEEDED

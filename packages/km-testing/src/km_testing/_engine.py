@@ -663,6 +663,10 @@ class LocalKnowledgeEngine:
         kb, ki = self._proactive(kb_id, ki_id, KnowledgeInteractionType.POST)
         incoming = _validate_proactive(binding_set)
         exchanges: list[tuple[_Interaction, Match, Match | None]] = []
+        if ki.argument is not None and not _posts_a_fact(ki.argument.variables, incoming):
+            # As on KE 1.5.0: a post none of whose bindings binds every variable of its
+            # argument pattern (no bindings, {}, a variable left out) contacts no REACT.
+            return PostResult(result_binding_set=[], exchange_info=[])
         for candidate in self._candidates(kb, KnowledgeInteractionType.REACT, recipients):
             if ki.argument is None or candidate.argument is None:
                 continue
@@ -795,6 +799,11 @@ def _now() -> str:
 
 def _is_ki_name(name: str) -> bool:
     return all(c.isascii() and (c.isalnum() or c == "-") for c in name)
+
+
+def _posts_a_fact(variables: frozenset[str], incoming: BindingSet) -> bool:
+    """Whether some posted binding binds every variable (a pattern without any: always)."""
+    return not variables or any(variables <= binding.keys() for binding in incoming)
 
 
 def _parse(text: str, prefixes: Mapping[str, str]) -> GraphPattern:
