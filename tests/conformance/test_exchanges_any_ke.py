@@ -198,3 +198,42 @@ async def test_a_post_of_a_whole_fact_reaches_the_react_renamed(client: HttpxCli
     [info] = posted.exchange_info
     assert info.knowledge_base_id == ANSWERER
     assert info.status is ExchangeStatus.SUCCEEDED
+
+
+async def test_an_answer_fits_what_was_asked_by_value_not_by_spelling(
+    client: HttpxClient,
+) -> None:
+    await client.register_kb(kb(ANSWERER))
+    answer_id = await client.register_ki(
+        ANSWERER, ki(KnowledgeInteractionType.ANSWER, "heights", ANSWERED)
+    )
+    await client.register_kb(kb(ASKER))
+    ask_id = await client.register_ki(
+        ASKER, ki(KnowledgeInteractionType.ASK, "heights-asked", ASKED)
+    )
+    asking = asyncio.create_task(client.ask(ASKER, ask_id, [{"height": "21"}]))
+    integer = "<http://www.w3.org/2001/XMLSchema#integer>"
+    decimal = "<http://www.w3.org/2001/XMLSchema#decimal>"
+    answers = [{"t": OAK, "h": f'"21.0"^^{decimal}'}, {"t": BEECH, "h": f'"021"^^{integer}'}]
+    try:
+        result, request = await asyncio.wait_for(client.poll_ki_call(ANSWERER), 15)
+        assert result is PollResult.HANDLE
+        assert request is not None
+        assert request.binding_set == [{"h": f'"21"^^{integer}'}]
+        await client.post_handle_response(
+            ANSWERER,
+            answer_id,
+            HandleResponse(handle_request_id=request.handle_request_id, binding_set=answers),
+        )
+        answer = await asyncio.wait_for(asking, 15)
+    finally:
+        asking.cancel()
+    [info] = answer.exchange_info
+    assert info.status is ExchangeStatus.SUCCEEDED, info.failed_message
+    assert sorted(answer.binding_set, key=str) == sorted(
+        [
+            {"tree": OAK, "height": f'"21.0"^^{decimal}'},
+            {"tree": BEECH, "height": f'"021"^^{integer}'},
+        ],
+        key=str,
+    )

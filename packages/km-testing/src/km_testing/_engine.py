@@ -45,7 +45,7 @@ from km_core import (
 from km_core._graph_pattern import GraphPattern, parse_graph_pattern
 from km_core._rdf import is_absolute_iri
 
-from ._matching import Match, Triple, match_patterns, normalise_term, translate
+from ._matching import Match, Triple, match_patterns, normalise_term, same_value, translate
 
 __all__ = ["DEFAULT_HEARTBEAT", "DEFAULT_KB_WAIT_TIMEOUT", "LocalKnowledgeEngine"]
 
@@ -917,7 +917,11 @@ def _fits_any(binding: Mapping[str, str], incoming: BindingSet) -> bool:
     """An answer fits when some incoming binding agrees with it on all its keys."""
     if not incoming or incoming == [{}]:
         return True
-    return any(all(binding.get(k) == v for k, v in given.items()) for given in incoming)
+    return any(all(_agrees(binding.get(k), v) for k, v in given.items()) for given in incoming)
+
+
+def _agrees(term: str | None, given: str) -> bool:
+    return term is not None and same_value(term, given)
 
 
 def _gap(triple: Triple) -> str:
@@ -943,7 +947,11 @@ def _unmatched_binding(
         shared = argument & (ki.result.variables if ki.result else frozenset())
     for binding in outgoing:
         fits = any(
-            all(binding.get(k) == v for k, v in source.items() if shared is None or k in shared)
+            all(
+                _agrees(binding.get(k), v)
+                for k, v in source.items()
+                if shared is None or k in shared
+            )
             for source in given
         )
         if not fits:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Literal as Cover
 
 from rdflib.term import Literal, Node, URIRef, Variable
 
-from km_core._rdf import XSD_STRING, escape, parse_term
+from km_core._rdf import FLOAT_TYPES, INTEGER_TYPES, XSD_DECIMAL, XSD_STRING, escape, parse_term
 
 __all__ = ["Match", "Triple", "match_patterns", "normalise_term", "translate", "write_node"]
 
@@ -175,3 +176,32 @@ def translate(
         if out and out not in result:
             result.append(out)
     return result
+
+
+_EXACT_NUMBERS = INTEGER_TYPES | {XSD_DECIMAL}
+
+
+def same_value(a: str, b: str) -> bool:
+    """Whether two terms (as the KE writes them) stand for the same RDF value.
+
+    As the KE compares an answer with what was asked: the same text, or numbers of the same
+    value whatever their lexical form and numeric type (``"21.0"^^xsd:decimal`` and
+    ``"021"^^xsd:integer`` are both 21).
+    """
+    if a == b:
+        return True
+    try:
+        left, right = parse_term(a), parse_term(b)
+    except ValueError:
+        return False
+    if left.kind != "literal" or right.kind != "literal":
+        return False
+    numeric = _EXACT_NUMBERS | FLOAT_TYPES
+    if left.datatype not in numeric or right.datatype not in numeric:
+        return False
+    try:
+        if left.datatype in FLOAT_TYPES or right.datatype in FLOAT_TYPES:
+            return float(left.value) == float(right.value)
+        return Decimal(left.value) == Decimal(right.value)
+    except (ValueError, ArithmeticError):
+        return False
