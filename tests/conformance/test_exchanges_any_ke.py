@@ -54,6 +54,19 @@ async def client(ke_url: str) -> AsyncIterator[HttpxClient]:  # noqa: F811 - the
             await delete_kbs(ke_url, ANSWERER, ASKER)
 
 
+async def answer_and_ask(client: HttpxClient) -> tuple[str, str]:
+    """Register an ANSWER on ``ANSWERED`` and an ASK on ``ASKED``; return their ids."""
+    await client.register_kb(kb(ANSWERER))
+    answer_id = await client.register_ki(
+        ANSWERER, ki(KnowledgeInteractionType.ANSWER, "heights", ANSWERED)
+    )
+    await client.register_kb(kb(ASKER))
+    ask_id = await client.register_ki(
+        ASKER, ki(KnowledgeInteractionType.ASK, "heights-asked", ASKED)
+    )
+    return answer_id, ask_id
+
+
 @pytest.mark.parametrize(
     ("asked", "received"),
     [
@@ -65,14 +78,7 @@ async def client(ke_url: str) -> AsyncIterator[HttpxClient]:  # noqa: F811 - the
 async def test_an_ask_reaches_the_answering_kb_with_its_bindings_renamed(
     client: HttpxClient, asked: list[dict[str, str]], received: list[dict[str, str]]
 ) -> None:
-    await client.register_kb(kb(ANSWERER))
-    answer_id = await client.register_ki(
-        ANSWERER, ki(KnowledgeInteractionType.ANSWER, "heights", ANSWERED)
-    )
-    await client.register_kb(kb(ASKER))
-    ask_id = await client.register_ki(
-        ASKER, ki(KnowledgeInteractionType.ASK, "heights-asked", ASKED)
-    )
+    answer_id, ask_id = await answer_and_ask(client)
     asking = asyncio.create_task(client.ask(ASKER, ask_id, asked))
     try:
         result, request = await asyncio.wait_for(client.poll_ki_call(ANSWERER), 15)
@@ -127,41 +133,8 @@ REACTED = "?x <http://example.org/temperature> ?y ."
 ROOM = "<http://example.org/room>"
 
 
-@pytest.mark.parametrize(
-    "posted",
-    [
-        pytest.param([], id="nothing-bound"),
-        pytest.param([{}], id="one-empty-binding"),
-        pytest.param([{"s": ROOM}], id="a-variable-left-out"),
-    ],
-)
-async def test_a_post_that_binds_no_whole_fact_contacts_no_react(
-    client: HttpxClient, posted: list[dict[str, str]]
-) -> None:
-    await client.register_kb(kb(ANSWERER))
-    await client.register_ki(
-        ANSWERER,
-        KnowledgeInteractionRegistration(
-            knowledge_interaction_type=KnowledgeInteractionType.REACT,
-            knowledge_interaction_name="temperatures",
-            argument_graph_pattern=REACTED,
-        ),
-    )
-    await client.register_kb(kb(ASKER))
-    post_id = await client.register_ki(
-        ASKER,
-        KnowledgeInteractionRegistration(
-            knowledge_interaction_type=KnowledgeInteractionType.POST,
-            knowledge_interaction_name="temperatures-posted",
-            argument_graph_pattern=POSTED,
-        ),
-    )
-    result = await asyncio.wait_for(client.post(ASKER, post_id, posted), 15)
-    assert result.exchange_info == []
-    assert result.result_binding_set == []
-
-
-async def test_a_post_of_a_whole_fact_reaches_the_react_renamed(client: HttpxClient) -> None:
+async def react_and_post(client: HttpxClient) -> tuple[str, str]:
+    """Register a REACT on ``REACTED`` and a POST on ``POSTED``; return their ids."""
     await client.register_kb(kb(ANSWERER))
     react_id = await client.register_ki(
         ANSWERER,
@@ -180,6 +153,28 @@ async def test_a_post_of_a_whole_fact_reaches_the_react_renamed(client: HttpxCli
             argument_graph_pattern=POSTED,
         ),
     )
+    return react_id, post_id
+
+
+@pytest.mark.parametrize(
+    "posted",
+    [
+        pytest.param([], id="nothing-bound"),
+        pytest.param([{}], id="one-empty-binding"),
+        pytest.param([{"s": ROOM}], id="a-variable-left-out"),
+    ],
+)
+async def test_a_post_that_binds_no_whole_fact_contacts_no_react(
+    client: HttpxClient, posted: list[dict[str, str]]
+) -> None:
+    _, post_id = await react_and_post(client)
+    result = await asyncio.wait_for(client.post(ASKER, post_id, posted), 15)
+    assert result.exchange_info == []
+    assert result.result_binding_set == []
+
+
+async def test_a_post_of_a_whole_fact_reaches_the_react_renamed(client: HttpxClient) -> None:
+    react_id, post_id = await react_and_post(client)
     posting = asyncio.create_task(client.post(ASKER, post_id, [{"s": ROOM, "c": '"21"'}]))
     try:
         result, request = await asyncio.wait_for(client.poll_ki_call(ANSWERER), 15)
@@ -203,14 +198,7 @@ async def test_a_post_of_a_whole_fact_reaches_the_react_renamed(client: HttpxCli
 async def test_an_answer_fits_what_was_asked_by_value_not_by_spelling(
     client: HttpxClient,
 ) -> None:
-    await client.register_kb(kb(ANSWERER))
-    answer_id = await client.register_ki(
-        ANSWERER, ki(KnowledgeInteractionType.ANSWER, "heights", ANSWERED)
-    )
-    await client.register_kb(kb(ASKER))
-    ask_id = await client.register_ki(
-        ASKER, ki(KnowledgeInteractionType.ASK, "heights-asked", ASKED)
-    )
+    answer_id, ask_id = await answer_and_ask(client)
     asking = asyncio.create_task(client.ask(ASKER, ask_id, [{"height": "21"}]))
     integer = "<http://www.w3.org/2001/XMLSchema#integer>"
     decimal = "<http://www.w3.org/2001/XMLSchema#decimal>"
