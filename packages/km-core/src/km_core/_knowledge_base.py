@@ -85,9 +85,6 @@ SUPERSEDED = (
     "another instance registered this knowledge base id while this one was away; the newer "
     "instance serves, and this one stopped without deleting its registration"
 )
-LEASE_CHECK_PAUSE = 0.5
-"""Seconds between the two looks at the KE after an unasked 410, before a leased KB that the KE
-no longer knows registers again (a newer instance may be registering in between)."""
 REGISTRATION_ATTEMPTS = 5
 """How often a registration is tried when the KB vanishes while its interactions register."""
 QUICK_REPOLL = 1.0
@@ -1140,12 +1137,7 @@ class KnowledgeBase:
         if self.lease_renewal_time is None or not self._registered or self._stop_requested:
             return False
         try:
-            if await self.client.get_kb(self.id) is not None:
-                return False
-            # A rolling restart deletes this registration just before the newer instance
-            # registers: look again a moment later, so as not to take the id back in between.
-            await asyncio.sleep(max(self.poll_backoff.initial, LEASE_CHECK_PAUSE))
-            return not self._stop_requested and await self.client.get_kb(self.id) is None
+            return await self.client.get_kb(self.id) is None
         except KnowledgeEngineError:
             return False
 
