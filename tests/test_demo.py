@@ -16,16 +16,21 @@ from tests.testing.serving import km_testing_serve
 DEMO = Path(__file__).parent.parent / "examples" / "demo.py"
 
 
-def test_the_demo_shows_an_exchange_and_the_speedup() -> None:
+def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the demo with ``args``; it must exit 0 within two minutes."""
     completed = subprocess.run(
-        [sys.executable, str(DEMO), "--requests", "20", "--delay", "0.05"],
+        [sys.executable, str(DEMO), *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    out = completed.stdout
+    return completed
+
+
+def test_the_demo_shows_an_exchange_and_the_speedup() -> None:
+    out = run_demo("--requests", "20", "--delay", "0.05").stdout
     assert "Using a local Knowledge Engine" in out
     assert '<http://example.org/oak> is "21.5"^^<http://www.w3.org/2001/XMLSchema#decimal>' in out
     assert "trees reacted: <http://example.org/elm> gets" in out
@@ -63,14 +68,7 @@ async def test_the_demo_runs_against_a_served_engine_with_ke_url(tmp_path: Path)
 )
 def test_the_demo_runs_against_a_real_knowledge_engine() -> None:
     url = os.environ["KM_TEST_KE_URL"]
-    completed = subprocess.run(
-        [sys.executable, str(DEMO), "--ke-url", url, "--requests", "10"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
+    completed = run_demo("--ke-url", url, "--requests", "10")
     out = completed.stdout
     assert f"Using the Knowledge Engine at {url}" in out
     assert '<http://example.org/oak> is "21.5"^^<http://www.w3.org/2001/XMLSchema#decimal>' in out
