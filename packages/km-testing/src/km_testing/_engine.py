@@ -45,7 +45,8 @@ from km_core import (
 from km_core._graph_pattern import GraphPattern, parse_graph_pattern
 from km_core._rdf import is_absolute_iri
 
-from ._matching import Match, Triple, match_patterns, normalise_term, same_value, translate
+from ._matching import Match, Triple, match_patterns, same_value, translate
+from ._terms import check_binding_set, is_blank_node, relabel_blank_nodes, write_binding
 
 __all__ = ["DEFAULT_HEARTBEAT", "DEFAULT_KB_WAIT_TIMEOUT", "LocalKnowledgeEngine"]
 
@@ -229,9 +230,10 @@ class LocalKnowledgeEngine:
             )
         lease = info.lease_renewal_time
         if lease is not None and not 30 <= lease <= 3600:
+            bound = "greater than or equal to 30" if lease < 30 else "less than or equal to 3600"
             raise _error(
                 400,
-                "ConstraintViolationException: leaseRenewalTime must be between 30 and 3600\n ",
+                f"ConstraintViolationException: scPost.arg0.leaseRenewalTime must be {bound}\n ",
             )
         kb = _KnowledgeBase(
             info=info.model_copy(update={"reasoner_level": level}), reasoner_level=level
@@ -311,6 +313,9 @@ class LocalKnowledgeEngine:
 
     def register_ki(self, kb_id: str | None, registration: KnowledgeInteractionRegistration) -> str:
         """``POST /sc/ki``: register an interaction and return its id."""
+        violations = _ki_violations(registration)
+        if violations:
+            raise _error(400, "ConstraintViolationException: " + violations)
         if kb_id is None:
             raise _error(400, "Missing valid Knowledge-Base-Id header.")
         if not _is_iri(kb_id):
@@ -326,32 +331,14 @@ class LocalKnowledgeEngine:
             )
         kind = registration.knowledge_interaction_type
         name = registration.knowledge_interaction_name
-        if name is not None and not _is_ki_name(name):
-            raise _error(
-                400,
-                "Knowledge Interaction names should only contain alphanumeric characters and "
-                f"hyphens and not '{name}'",
-            )
         prefixes = registration.prefixes or {}
         pattern = argument = result = None
         if kind in (KnowledgeInteractionType.ASK, KnowledgeInteractionType.ANSWER):
-            if registration.graph_pattern is None:
-                word = "ASK" if kind is KnowledgeInteractionType.ASK else "ANSWER"
-                raise _error(400, f"graphPattern must be given for {word} knowledge interactions.")
+            assert registration.graph_pattern is not None  # see _ki_violations
             pattern = _parse(registration.graph_pattern, prefixes)
         else:
-            if (
-                registration.argument_graph_pattern is None
-                and registration.result_graph_pattern is None
-            ):
-                word = "POST" if kind is KnowledgeInteractionType.POST else "REACT"
-                raise _error(
-                    400,
-                    "At least one of argumentGraphPattern and resultGraphPattern must be given "
-                    f"for {word} knowledge interactions.",
-                )
-            if registration.argument_graph_pattern is not None:
-                argument = _parse(registration.argument_graph_pattern, prefixes)
+            assert registration.argument_graph_pattern is not None
+            argument = _parse(registration.argument_graph_pattern, prefixes)
             if registration.result_graph_pattern is not None:
                 result = _parse(registration.result_graph_pattern, prefixes)
         act = registration.communicative_act
@@ -487,7 +474,7 @@ class LocalKnowledgeEngine:
         request = HandleRequest(
             knowledge_interaction_id=ki.id,
             handle_request_id=next(kb.ids),
-            binding_set=binding_set,
+            binding_set=relabel_blank_nodes(binding_set),
             requesting_knowledge_base_id=requester,
         )
         pending = _Pending(request, ki, asyncio.get_running_loop().create_future())
@@ -569,8 +556,9 @@ class LocalKnowledgeEngine:
             # The smart connector's own check: the answering client sees 200, the asker FAILED.
             pending.answer.set_exception(
                 _Failed(
-                    f"java.lang.IllegalArgumentException: KB gave outgoing binding Binding "
-                    f"{unmatched}, but this doesn't have a matching incoming binding!"
+                    "java.lang.IllegalArgumentException: KB gave outgoing binding "
+                    f"{write_binding(unmatched)}, but this doesn't have a matching incoming "
+                    "binding!"
                 )
             )
             return
@@ -627,7 +615,7 @@ class LocalKnowledgeEngine:
     ) -> AskResult:
         """``POST /sc/ask``: ask every matching ANSWER interaction of the other KBs."""
         kb, ki = self._proactive(kb_id, ki_id, KnowledgeInteractionType.ASK)
-        incoming = _validate_proactive(binding_set)
+        incoming = check_binding_set(binding_set)
         assert ki.pattern is not None
         exchanges: list[tuple[_Interaction, Match]] = []
         for candidate in self._candidates(kb, KnowledgeInteractionType.ANSWER, recipients):
@@ -650,7 +638,9 @@ class LocalKnowledgeEngine:
         gaps: list[list[str]] | None = None
         if ki.info.knowledge_gaps_enabled:
             gaps = [] if answers or exchanges else [[_gap(t) for t in ki.pattern.triples]]
-        return AskResult(binding_set=answers, exchange_info=infos, knowledge_gaps=gaps)
+        return AskResult(
+            binding_set=relabel_blank_nodes(answers), exchange_info=infos, knowledge_gaps=gaps
+        )
 
     async def post(
         self,
@@ -661,7 +651,7 @@ class LocalKnowledgeEngine:
     ) -> PostResult:
         """``POST /sc/post``: post to every matching REACT interaction of the other KBs."""
         kb, ki = self._proactive(kb_id, ki_id, KnowledgeInteractionType.POST)
-        incoming = _validate_proactive(binding_set)
+        incoming = check_binding_set(binding_set)
         exchanges: list[tuple[_Interaction, Match, Match | None]] = []
         if ki.argument is not None and not _posts_a_fact(ki.argument.variables, incoming):
             # As on KE 1.5.0: a post none of whose bindings binds every variable of its
@@ -698,7 +688,7 @@ class LocalKnowledgeEngine:
             for binding in translated:
                 if binding not in combined:
                     combined.append(binding)
-        return PostResult(result_binding_set=combined, exchange_info=infos)
+        return PostResult(result_binding_set=relabel_blank_nodes(combined), exchange_info=infos)
 
     async def _exchange(
         self,
@@ -801,6 +791,27 @@ def _is_ki_name(name: str) -> bool:
     return all(c.isascii() and (c.isalnum() or c == "-") for c in name)
 
 
+def _ki_violations(registration: KnowledgeInteractionRegistration) -> str:
+    """What the KE's bean validation of a KI registration reports, before anything else.
+
+    Over REST an ASK or ANSWER needs its graph pattern, a POST or REACT its argument pattern
+    (a result pattern alone is not enough), and a name only letters, digits and hyphens.
+    """
+    found = ""
+    if registration.knowledge_interaction_type in (
+        KnowledgeInteractionType.ASK,
+        KnowledgeInteractionType.ANSWER,
+    ):
+        if registration.graph_pattern is None:
+            found += "scKiPost.arg1.graphPattern must not be null\n "
+    elif registration.argument_graph_pattern is None:
+        found += "scKiPost.arg1.argumentGraphPattern must not be null\n "
+    name = registration.knowledge_interaction_name
+    if name is not None and not _is_ki_name(name):
+        found += 'scKiPost.arg1.knowledgeInteractionName must match "^[a-zA-Z0-9-]*$"\n '
+    return found
+
+
 def _posts_a_fact(variables: frozenset[str], incoming: BindingSet) -> bool:
     """Whether some posted binding binds every variable (a pattern without any: always)."""
     return not variables or any(variables <= binding.keys() for binding in incoming)
@@ -836,58 +847,9 @@ def _purposes_met(required: Iterable[str], satisfied: Iterable[str]) -> bool:
     return all(purpose in offered for purpose in required)
 
 
-def _validate_proactive(binding_set: Any) -> BindingSet:
-    """The checks of ``/sc/ask`` and ``/sc/post`` on the bindings, and normalised values."""
-    if not isinstance(binding_set, list):
-        raise _error(400, "The BindingSet should be a valid JSON array with Bindings.")
-    result: BindingSet = []
-    for binding in binding_set:
-        result.append(_normalised_binding(binding))
-    return result
-
-
-def _normalised_binding(binding: Any) -> dict[str, str]:
-    if not isinstance(binding, dict):
-        raise _error(400, "Bindings must be non-null.")
-    normalised: dict[str, str] = {}
-    for key, value in binding.items():
-        if not isinstance(key, str) or key.startswith("?"):
-            raise _error(400, "Variable names should not be null or start with a question mark.")
-        if value is None:
-            raise _error(
-                400, "Variable values should not be null and follow SPARQL literal/iri syntax."
-            )
-        if isinstance(value, list | dict):  # never written out: it may nest a thousand deep
-            kind = "an array" if isinstance(value, list) else "an object"
-            raise _error(
-                400,
-                "Variable values should not be null and follow SPARQL literal/iri syntax. "
-                f"A JSON value that is {kind} is not an RDF term.",
-            )
-        text = (
-            value
-            if isinstance(value, str)
-            else str(value).lower()
-            if isinstance(value, bool)
-            else str(value)
-        )
-        if text.startswith("?"):
-            raise _error(
-                400, "Binding values should be concrete nodes (either RDF literals or RDF URIs)."
-            )
-        try:
-            normalised[key] = normalise_term(text)
-        except ValueError as exc:
-            raise _error(
-                400,
-                f"Variable values should not be null and follow SPARQL literal/iri syntax. {exc}",
-            ) from exc
-    return normalised
-
-
 def _validate_answer(binding_set: Any, pattern: GraphPattern | None) -> BindingSet:
     """The KE's checks of an answer against the ANSWER pattern or REACT result pattern."""
-    bindings = _validate_proactive(binding_set if binding_set is not None else [])
+    bindings = check_binding_set(binding_set if binding_set is not None else [])
     if pattern is None:
         if bindings:
             raise _error(400, "Bindings must be empty when the graph pattern is missing.")
@@ -921,7 +883,8 @@ def _fits_any(binding: Mapping[str, str], incoming: BindingSet) -> bool:
 
 
 def _agrees(term: str | None, given: str) -> bool:
-    return term is not None and same_value(term, given)
+    # A blank node is a fresh node wherever it is read: it never fits one that was sent.
+    return term is not None and not is_blank_node(given) and same_value(term, given)
 
 
 def _gap(triple: Triple) -> str:

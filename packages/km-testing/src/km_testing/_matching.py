@@ -19,7 +19,7 @@ from rdflib.term import Literal, Node, URIRef, Variable
 
 from km_core._rdf import FLOAT_TYPES, INTEGER_TYPES, XSD_DECIMAL, XSD_STRING, escape, parse_term
 
-__all__ = ["Match", "Triple", "match_patterns", "normalise_term", "translate", "write_node"]
+__all__ = ["Match", "Triple", "match_patterns", "same_value", "translate", "write_node"]
 
 Triple = tuple[Node, Node, Node]
 
@@ -50,24 +50,6 @@ def write_node(node: Node) -> str:
             return f'"{escape(str(node))}"'
         return f'"{escape(str(node))}"^^<{node.datatype}>'
     raise ValueError(f"{node!r} cannot stand in a binding")
-
-
-def normalise_term(text: str) -> str:
-    """A binding value the way the KE writes it back: typed literals in full, no xsd:string.
-
-    Raises:
-        ValueError: ``text`` is not an RDF term.
-    """
-    term = parse_term(text)
-    if term.kind == "iri":
-        return f"<{term.value}>"
-    if term.kind == "bnode":
-        return f"_:{term.value}"
-    if term.lang is not None:
-        return f'"{escape(term.value)}"@{term.lang}'
-    if term.datatype is None or term.datatype == XSD_STRING:
-        return f'"{escape(term.value)}"'
-    return f'"{escape(term.value)}"^^<{term.datatype}>'
 
 
 def _unify(

@@ -46,7 +46,8 @@ from km_core import (
     PollResult,
 )
 
-from ._engine import LocalKnowledgeEngine, _forbidden_character, _validate_proactive
+from ._engine import LocalKnowledgeEngine, _forbidden_character
+from ._terms import check_binding_set
 
 __all__ = ["create_app"]
 
@@ -115,9 +116,17 @@ EARLY_EOF = "EofException: Early EOF"
 never reads it."""
 
 KI_TYPE_FIELD = "knowledgeInteractionType"
+KI_BASE_CLASS = "eu.knowledge.engine.rest.model.KnowledgeInteractionBase"
 _KI_TYPES = sorted(kind.value for kind in KnowledgeInteractionType)
+_KNOWN_TYPE_IDS = sorted([*_KI_TYPES, "KnowledgeInteractionBase"])
 _URI_FORBIDDEN = frozenset(' "<>\\^`{|}')
 
+_VIOLATION_ORDER = {
+    name: index
+    for index, name in enumerate(
+        ("knowledgeBaseName", "knowledgeBaseId", "knowledgeBaseDescription")
+    )
+}
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -137,10 +146,15 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _json(status: int, body: Any) -> Response:
+JSON_UTF8 = "application/json;charset=utf-8"
+"""The media type of the KE's own answers."""
+_MAPPED_EXCEPTION = re.compile(r"[A-Z][A-Za-z]*Exception: ")
+
+
+def _json(status: int, body: Any, media_type: str = JSON_UTF8) -> Response:
     """A compact JSON response, as Jackson writes it."""
     content = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_default)
-    return Response(content.encode(), status_code=status, media_type="application/json")
+    return Response(content.encode(), status_code=status, media_type=media_type)
 
 
 def _wire(model: BaseModel) -> dict[str, Any]:
@@ -149,8 +163,13 @@ def _wire(model: BaseModel) -> dict[str, Any]:
 
 
 def _message(status: int, message: str, message_type: str = "error") -> Response:
-    """The KE's ``ResponseMessage`` body."""
-    return _json(status, {"messageType": message_type, "message": message})
+    """The KE's ``ResponseMessage`` body.
+
+    The KE's exception mappers (bean validation, Jackson) answer as plain
+    ``application/json``; its resources add ``;charset=utf-8``.
+    """
+    media_type = "application/json" if _MAPPED_EXCEPTION.match(message) else JSON_UTF8
+    return _json(status, {"messageType": message_type, "message": message}, media_type)
 
 
 def _empty(status: int = 200) -> Response:
@@ -313,12 +332,14 @@ def _model(model: type[M], body: Any, what: str) -> M:
                 f"InvalidFormatException: Cannot deserialize value of type `{model.__name__}`"
                 f" (property '{where}'): {error['msg']}"
             ) from None
+        # In the order the KE's validator reports them.
+        missing = sorted(
+            (".".join(str(part) for part in error["loc"]) for error in errors),
+            key=lambda name: _VIOLATION_ORDER.get(name, len(_VIOLATION_ORDER)),
+        )
         raise _bad(
             "ConstraintViolationException: "
-            + "".join(
-                f"{'.'.join(str(part) for part in error['loc'])} must not be null\n "
-                for error in errors
-            )
+            + "".join(f"{what}.{name} must not be null\n " for name in missing)
         ) from None
 
 
@@ -365,7 +386,7 @@ def _proactive_body(body: Any) -> tuple[list[Any], list[str] | None]:
     else:
         raise _bad(NOT_JSON_CONTAINER)
     # The KE reads the bindings with the body, before it looks at the headers.
-    _validate_proactive(binding_set)
+    check_binding_set(binding_set)
     return binding_set, recipients
 
 
@@ -419,7 +440,7 @@ class _Api:
 
     async def register_kb(self, request: Request) -> Response:
         """``POST /sc``."""
-        info = _model(KnowledgeBaseInfo, await _json_body(request), "scPost.smartConnector")
+        info = _model(KnowledgeBaseInfo, await _json_body(request), "scPost.arg0")
         await self.engine.register_kb(info)
         return _empty()
 
@@ -445,18 +466,16 @@ class _Api:
             kind = body.get(KI_TYPE_FIELD)
             if kind is None:
                 raise _bad(
-                    "InvalidTypeIdException: Could not resolve subtype of `KnowledgeInteraction"
-                    f"Base`: missing type id property '{KI_TYPE_FIELD}'"
+                    "InvalidTypeIdException: Could not resolve subtype of [simple type, class "
+                    f"{KI_BASE_CLASS}]: missing type id property '{KI_TYPE_FIELD}'"
                 )
             if kind not in _KI_TYPES:
                 raise _bad(
-                    f"InvalidTypeIdException: Could not resolve type id {json.dumps(kind)} as a "
-                    f"subtype of `KnowledgeInteractionBase`: known type ids = "
-                    f"[{', '.join(_KI_TYPES)}] (for POJO property '{KI_TYPE_FIELD}')"
+                    f"InvalidTypeIdException: Could not resolve type id '{_scalar_text(kind)}' "
+                    f"as a subtype of `{KI_BASE_CLASS}`: known type ids = "
+                    f"[{', '.join(_KNOWN_TYPE_IDS)}]"
                 )
-        registration = _model(
-            KnowledgeInteractionRegistration, body, "scKiPost.knowledgeInteractionBase"
-        )
+        registration = _model(KnowledgeInteractionRegistration, body, "scKiPost.arg1")
         ki_id = self.engine.register_ki(request.headers.get(KB_HEADER), registration)
         return _json(200, {"knowledgeInteractionId": ki_id})
 
@@ -485,9 +504,7 @@ class _Api:
         """``GET /sc/handle``: the long poll; 200, 202 (heartbeat) or 410 (the KB stops)."""
         kb_id = request.headers.get(KB_HEADER)
         if kb_id is None:
-            raise _bad(
-                "ConstraintViolationException: scHandleGet.knowledgeBaseId must not be null\n "
-            )
+            raise _bad("ConstraintViolationException: scHandleGet.arg0 must not be null\n ")
         outcome = await self._poll_while_connected(kb_id, request.receive)
         if outcome is None:
             return _empty(202)  # nobody is listening any more
@@ -536,9 +553,7 @@ class _Api:
         """``POST /sc/handle``: bindings or an error message for a handle request."""
         body = await _json_body(request)
         if body is None:
-            raise _bad(
-                "ConstraintViolationException: scHandlePost.handleResponse must not be null\n "
-            )
+            raise _bad("ConstraintViolationException: scHandlePost.arg2 must not be null\n ")
         if not isinstance(body, dict):
             raise _bad(
                 "MismatchedInputException: Cannot deserialize value of type `HandleResponse` "
@@ -553,10 +568,7 @@ class _Api:
             )
         missing = [
             f"scHandlePost.{name} must not be null\n "
-            for header, name in (
-                (KB_HEADER, "knowledgeBaseId"),
-                (KI_HEADER, "knowledgeInteractionId"),
-            )
+            for header, name in ((KI_HEADER, "arg1"), (KB_HEADER, "arg0"))
             if request.headers.get(header) is None
         ]
         if missing:
