@@ -30,6 +30,7 @@ from ._models import (
     KnowledgeInteractionRegistration,
     KnowledgeInteractionType,
 )
+from ._rdf import short_repr, unreadable
 
 __all__ = [
     "AnswerKnowledgeInteraction",
@@ -516,6 +517,15 @@ def to_binding_set(
                         f"{what}: binding {index} maps {key!r} to {term!r}; bindings map "
                         "variable names (str) to RDF terms in text (str)"
                     )
+                if model is None:
+                    problem = unreadable(term)
+                    if problem is not None:
+                        raise BindingValidationError(
+                            f"{what}: binding {index} maps {key!r} to {short_repr(term)}, which "
+                            f"the Knowledge Engine cannot read: {problem}. Write an IRI as "
+                            "'<http://example.org/oak>', a string as '\"oak\"' (quotes "
+                            "included), a number as '21'"
+                        )
             result.append(model.from_binding(item).to_binding() if model else item)
         else:
             raise BindingValidationError(

@@ -196,6 +196,43 @@ def parse_term(text: str) -> Term:
     raise ValueError(f'{text!r} is not an RDF term (an <IRI>, a "literal" or a number)')
 
 
+_IRI_TEXT = re.compile(r'[^\s<>"{}|\\^`\x00-\x1f\x7f]*')
+_PREFIXED_NAME = re.compile(r'(?:[A-Za-z][\w.\-]*)?:[^\s<>"{}|\\^`\x00-\x1f\x7f]*')
+
+
+def unreadable(text: str) -> str | None:
+    """Why the KE cannot read ``text`` as a binding value, or ``None`` when it can.
+
+    The KE reads more than `parse_term` does: relative IRIs in angle brackets, prefixed names
+    (``rdf:type``; a prefix it does not know makes the name an IRI as written) and prefixed
+    datatypes. What it cannot read it answers with a 500 and no reason, so check first.
+    """
+    first = text[:1]
+    if first == "<":
+        if text[-1] == ">" and _IRI_TEXT.fullmatch(text, 1, len(text) - 1):
+            return None
+        return "an IRI in angle brackets holds no spaces, quotes or other angle brackets"
+    if first == '"':
+        quoted = _QUOTED.fullmatch(text)
+        if quoted is None:
+            return 'a literal needs its closing quote, and quotes inside it escaped as \\"'
+        suffix = quoted.group(2)
+        if (
+            not suffix
+            or (suffix[0] == "@" and _LANG_TAG.fullmatch(suffix, 1))
+            or (suffix.startswith("^^") and unreadable(suffix[2:]) is None and suffix[2] != '"')
+        ):
+            return None
+        return f"{suffix!r} after the closing quote is neither @language nor ^^datatype"
+    if (text.startswith("_:") and len(text) > 2) or _PREFIXED_NAME.fullmatch(text):
+        return None
+    try:
+        parse_term(text)
+    except ValueError:
+        return "it is not an <IRI>, a quoted literal, a prefixed name, a number, true or false"
+    return None
+
+
 _DATATYPES_SEEN: dict[str, str] = {}
 
 
