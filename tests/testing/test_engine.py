@@ -1534,6 +1534,23 @@ async def test_a_kb_is_deleted_when_its_lease_expires() -> None:
         await engine.delete_kb(kb_id("forever"))
 
 
+async def test_an_expired_lease_ends_at_the_engines_next_check() -> None:
+    engine = LocalKnowledgeEngine(heartbeat=3600, kb_wait_timeout=0, lease_check_period=10)
+    with LoopClock(asyncio.get_running_loop()) as clock:
+        await engine.register_kb(kb_info("first", lease_renewal_time=3600))  # checks start
+        await clock.advance(5)
+        await engine.register_kb(kb_info("leased", lease_renewal_time=30))
+        poll = asyncio.create_task(engine.poll(kb_id("leased")))
+        await clock.advance(31)  # the lease ran out a second ago; the next check is in 4 s
+        assert not poll.done()
+        assert engine.get_kb(kb_id("leased")).knowledge_base_id == kb_id("leased")
+        await clock.advance(4.5)
+        assert await settled(poll) == (PollResult.EXIT, None)
+        with pytest.raises(SmartConnectorNotFoundError):
+            engine.get_kb(kb_id("leased"))
+        await engine.delete_kb(kb_id("first"))
+
+
 async def test_a_renewed_lease_runs_from_the_renewal() -> None:
     engine = LocalKnowledgeEngine(heartbeat=3600, kb_wait_timeout=0)
     leased = kb_id("leased")

@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import logging
+import math
 import re
 import uuid
 from collections import OrderedDict, deque
@@ -54,6 +55,8 @@ logger = logging.getLogger("km_testing.engine")
 
 DEFAULT_HEARTBEAT = 29.0
 """Seconds an idle long poll is held before it is answered with 202, as on the KE."""
+DEFAULT_LEASE_CHECK_PERIOD = 10.0
+"""Seconds between the KE's checks for expired leases."""
 DEFAULT_KB_WAIT_TIMEOUT = 10.0
 """Seconds an ask or post waits for each contacted KI, as the KE's ``KE_KB_WAIT_TIMEOUT``."""
 HANDLE_QUEUE_SIZE = 50
@@ -166,6 +169,9 @@ class LocalKnowledgeEngine:
             that exchange is FAILED; ``0`` waits forever.
         reasoner_level: The level of KBs that register without one (the KE's default is 2).
         version: What ``GET /version`` reports.
+        lease_check_period: Seconds between the engine's checks for expired leases, as the
+            KE's (10 s): a lease ends at the first check after it runs out. ``0`` ends it the
+            moment it runs out.
     """
 
     def __init__(
@@ -175,6 +181,7 @@ class LocalKnowledgeEngine:
         kb_wait_timeout: float = DEFAULT_KB_WAIT_TIMEOUT,
         reasoner_level: int = 2,
         version: str = "1.5.0",
+        lease_check_period: float = DEFAULT_LEASE_CHECK_PERIOD,
     ) -> None:
         if heartbeat <= 0:
             raise ValueError(f"heartbeat must be positive, got {heartbeat!r}")
@@ -184,6 +191,10 @@ class LocalKnowledgeEngine:
         self.kb_wait_timeout = kb_wait_timeout
         self.reasoner_level = reasoner_level
         self.version = version
+        if lease_check_period < 0:
+            raise ValueError(f"lease_check_period must be 0 or more, got {lease_check_period!r}")
+        self.lease_check_period = lease_check_period
+        self._lease_checks_from: float | None = None  # loop time of the first check
         self._kbs: dict[str, _KnowledgeBase] = {}
 
     # ------------------------------------------------------------------ lookups
@@ -275,7 +286,17 @@ class LocalKnowledgeEngine:
         if kb.lease_timer is not None:
             kb.lease_timer.cancel()
         kb.lease_expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=lease)
-        kb.lease_timer = asyncio.get_running_loop().call_later(lease, self._expire, kb)
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        ends = now + lease
+        period = self.lease_check_period
+        if period:
+            # The KE finds an expired lease at its next periodic check.
+            if self._lease_checks_from is None:
+                self._lease_checks_from = now
+            checks = math.ceil((ends - self._lease_checks_from) / period)
+            ends = self._lease_checks_from + checks * period
+        kb.lease_timer = loop.call_at(ends, self._expire, kb)
 
     def _expire(self, kb: _KnowledgeBase) -> None:
         if self._kbs.get(kb.id) is kb:
