@@ -1248,7 +1248,7 @@ async def test_an_answer_with_an_extra_key_is_a_400_and_fails_the_exchange(
             [{"tree": OAK, "height": "3", "age": "12"}],
         )
     message = (
-        "Given binding set uses key 'age', but this does not occur as a variable in graph "
+        "Given binding set uses key '?age', but this does not occur as a variable in graph "
         f"pattern '{HEIGHTS_FULL} '."
     )
     check(error, 400, message)

@@ -49,7 +49,12 @@ from km_core._rdf import is_absolute_iri
 from ._matching import Match, Triple, match_patterns, same_value, translate
 from ._terms import check_binding_set, is_blank_node, relabel_blank_nodes, write_binding
 
-__all__ = ["DEFAULT_HEARTBEAT", "DEFAULT_KB_WAIT_TIMEOUT", "LocalKnowledgeEngine"]
+__all__ = [
+    "DEFAULT_HEARTBEAT",
+    "DEFAULT_KB_WAIT_TIMEOUT",
+    "DEFAULT_LEASE_CHECK_PERIOD",
+    "LocalKnowledgeEngine",
+]
 
 logger = logging.getLogger("km_testing.engine")
 
@@ -890,7 +895,7 @@ def _validate_answer(binding_set: Any, pattern: GraphPattern | None) -> BindingS
             if key not in pattern.variables:
                 raise _error(
                     400,
-                    f"Given binding set uses key '{key}', but this does not occur as a variable "
+                    f"Given binding set uses key '?{key}', but this does not occur as a variable "
                     f"in graph pattern '{canonical}'.",
                 )
     return bindings
