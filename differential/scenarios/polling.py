@@ -195,3 +195,21 @@ async def heartbeat_bodies(rec: Recorder) -> None:
         rec.request("GET /sc/handle (no KIs)", "GET", "/sc/handle", kb=empty),
     )
     rec.info("the idle polls took (s)", round(rec.elapsed_since(start), 1))
+
+
+@scenario()
+async def abandoned_poll(rec: Recorder) -> None:
+    """A poll whose client went away: is the KB's slot still taken by it?"""
+    kb, _ = await answerer(rec, "ans", f"?t {rec.iri('h')} ?h .")
+    first = asyncio.create_task(rec.poll(kb))
+    await asyncio.sleep(0.5)
+    first.cancel()  # closes its connection
+    await asyncio.gather(first, return_exceptions=True)
+    again = asyncio.create_task(rec.poll(kb))
+    done, _ = await asyncio.wait([again], timeout=3)
+    if again in done:
+        rec.note("poll after the abandoned one", again.result().record())
+    else:
+        rec.note("poll after the abandoned one", "held (no answer within 3 s)")
+    await rec.request("DELETE /sc", "DELETE", "/sc", kb=kb)
+    await asyncio.gather(again, return_exceptions=True)

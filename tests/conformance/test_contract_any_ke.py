@@ -13,7 +13,6 @@ A real KE is shared state: the KBs of these tests are deleted before and after e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from collections.abc import AsyncIterator
 
@@ -22,12 +21,12 @@ import pytest
 from km_core import (
     ClientProtocol,
     KnowledgeBaseInfo,
-    KnowledgeEngineError,
     KnowledgeInteractionRegistration,
     KnowledgeInteractionType,
 )
 from km_httpx import HttpxClient
 from km_testing import LocalKnowledgeEngine, create_app
+from tests.conformance.rest import delete_kbs
 from tests.contract.client_contract import KB_ID, OTHER_KB_ID, PATTERN, ClientContract
 from tests.testing.serving import serving
 
@@ -47,15 +46,6 @@ async def ke_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
         return
     async with serving(create_app(LocalKnowledgeEngine())) as url:
         yield url
-
-
-async def delete_kbs(url: str, *kb_ids: str) -> None:
-    """Delete these KBs if the engine has them (a real KE keeps what a failed run left)."""
-    async with HttpxClient(url) as client:
-        for kb_id in kb_ids:
-            with contextlib.suppress(KnowledgeEngineError):
-                if await client.get_kb(kb_id) is not None:
-                    await client.unregister_kb(kb_id)
 
 
 class RestHarness:

@@ -14,13 +14,13 @@ import pytest
 from km_core import (
     ExchangeStatus,
     HandleResponse,
-    KnowledgeBaseInfo,
     KnowledgeInteractionRegistration,
     KnowledgeInteractionType,
     PollResult,
 )
 from km_httpx import HttpxClient
-from tests.conformance.test_contract_any_ke import delete_kbs, ke_url  # noqa: F401 - a fixture
+from tests.conformance.rest import delete_kbs, kb, ki
+from tests.conformance.test_contract_any_ke import ke_url  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.ke
 
@@ -30,18 +30,6 @@ ASKED = "?tree <http://example.org/height> ?height ."
 ANSWERED = "?t <http://example.org/height> ?h ."  # the same triple, other variable names
 OAK = "<http://example.org/oak>"
 BEECH = "<http://example.org/beech>"
-
-
-def kb(kb_id: str) -> KnowledgeBaseInfo:
-    return KnowledgeBaseInfo(
-        knowledge_base_id=kb_id, knowledge_base_name="conformance", knowledge_base_description=""
-    )
-
-
-def ki(kind: KnowledgeInteractionType, name: str, pattern: str) -> KnowledgeInteractionRegistration:
-    return KnowledgeInteractionRegistration(
-        knowledge_interaction_type=kind, knowledge_interaction_name=name, graph_pattern=pattern
-    )
 
 
 @pytest.fixture

@@ -205,3 +205,64 @@ async def test_the_engines_own_answers_say_their_charset(pair: Pair) -> None:
     response = await pair.http.get("/sc", headers={"Knowledge-Base-Id": pair.asker})
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json;charset=utf-8"
+
+
+EX_PREFIX = "@prefix ex: <http://example.org/> .\n"
+TAKEN = "The provided domain knowledge should parse correctly: "
+
+
+@pytest.mark.parametrize(
+    ("rules", "refused"),
+    [
+        pytest.param(EX_PREFIX + "[r1: (?a ex:p ?b) -> (?a ex:q ?b)]", None, id="named"),
+        pytest.param(EX_PREFIX + "(?a ex:p ?b), (?b ex:p ?c) -> (?a ex:q ?c) .", None, id="two"),
+        pytest.param(EX_PREFIX + "(?a ex:q ?b) <- (?a ex:p ?b) .", None, id="backward"),
+        pytest.param("-> (<http://e/a> <http://e/b> '12'^^xsd:int) .", None, id="fact"),
+        pytest.param("# nothing but a comment", None, id="comment"),
+        pytest.param(
+            "this is not rules",
+            "Expected '(' at start of clause, found is\nAt 'this is '",
+            id="not-rules",
+        ),
+        pytest.param(
+            "-> (ex:a ex:b ex:c) .",
+            "Unrecognized qname prefix (ex) in rule\nAt '-> ( ex:a '",
+            id="undeclared-prefix",
+        ),
+        pytest.param(
+            EX_PREFIX + "(?a ex:p ?b) -> (?a ex:q ?b)",
+            "Malformed rule\nAt '( ?a ex:p ?b ) -> ( ?a ex:q ?b ) '",
+            id="no-end",
+        ),
+        pytest.param(
+            "(?a <http://e/p>) -> (?a <http://e/q> ?b) .",
+            "Triple with 2 nodes!\nAt '( ?a <http://e/p> ) '",
+            id="two-nodes",
+        ),
+        pytest.param(
+            EX_PREFIX + "(?a ex:p ?b) notEqual(?a ?b) -> (?a ex:q ?b) .",
+            "The rule '[ (?a <http://example.org/p> ?b) notEqual(?a ?b) -> "
+            "(?a <http://example.org/q> ?b) ]' should not contain non-triple pattern clauses in "
+            "its antecedent such as: Functor",
+            id="builtin",
+        ),
+        pytest.param(
+            EX_PREFIX + "(?a ex:p ?b) -> .",
+            "Rule '[ (?a <http://example.org/p> ?b) -> ]' should have a consequent.",
+            id="no-head",
+        ),
+    ],
+)
+async def test_domain_knowledge_is_read_as_the_ke_reads_rules(
+    pair: Pair, rules: str, refused: str | None
+) -> None:
+    response = await pair.http.post(
+        "/sc/knowledge",
+        content=rules,
+        headers={"Knowledge-Base-Id": pair.asker, "Content-Type": "text/plain"},
+    )
+    if refused is None:
+        assert response.status_code == 200, response.text
+    else:
+        assert response.status_code == 400
+        assert response.json() == {"messageType": "error", "message": TAKEN + refused}

@@ -54,7 +54,7 @@ LEGACY_SCRIPT = textwrap.dedent(
     from knowledge_mapper.tke_client import TkeClient
 
     KE_URL, KB_ID = sys.argv[1], sys.argv[2]
-    EX = {"ex": "http://example.org/"}
+    EX = {"ex": sys.argv[3] if len(sys.argv) > 3 else "http://example.org/"}
     HEIGHTS = {"<http://example.org/oak>": "21.5", "<http://example.org/beech>": "30"}
     lock = threading.Lock()
 
@@ -234,16 +234,34 @@ class Legacy:
 async def test_a_legacy_knowledge_mapper_kb_and_an_sdk_kb_exchange_knowledge(
     legacy_python: Path, ke_url: str, tmp_path: Path
 ) -> None:
+    await exchange_with_a_legacy_kb(legacy_python, ke_url, tmp_path)
+
+
+async def exchange_with_a_legacy_kb(
+    legacy_python: Path,
+    ke_url: str,
+    tmp_path: Path,
+    *,
+    sdk_id: str = SDK_ID,
+    legacy_id: str = LEGACY_ID,
+    namespace: str = EX["ex"],
+) -> None:
+    """The legacy KB and an SDK KB ask each other, on the engine at ``ke_url``.
+
+    Both KBs' patterns use the prefix ``ex:`` for ``namespace``; on a Knowledge Engine that
+    others use too, give them ids and a namespace of their own.
+    """
+    ex = {"ex": namespace}
     client = HttpxClient(ke_url)
-    sdk = KnowledgeBase(id=SDK_ID, name="sdk", description="An SDK knowledge base", client=client)
+    sdk = KnowledgeBase(id=sdk_id, name="sdk", description="An SDK knowledge base", client=client)
     requesters: list[str | None] = []
 
-    @sdk.answer_ki("tree-ages", "?tree ex:age ?age .", prefixes=EX)
+    @sdk.answer_ki("tree-ages", "?tree ex:age ?age .", prefixes=ex)
     async def ages(binding_set: BindingSet, context: RequestContext) -> BindingSet:
         requesters.append(context.requesting_kb_id)
         return [{"tree": OAK, "age": "120"}, {"tree": BEECH, "age": "80"}]
 
-    heights = sdk.ask_ki("heights", "?t ex:height ?h .", prefixes=EX)
+    heights = sdk.ask_ki("heights", "?t ex:height ?h .", prefixes=ex)
 
     script = tmp_path / "legacy_kb.py"
     script.write_text(LEGACY_SCRIPT)
@@ -260,7 +278,8 @@ async def test_a_legacy_knowledge_mapper_kb_and_an_sdk_kb_exchange_knowledge(
             str(legacy_python),
             str(script),
             ke_url,
-            LEGACY_ID,
+            legacy_id,
+            namespace,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=log,
@@ -268,19 +287,19 @@ async def test_a_legacy_knowledge_mapper_kb_and_an_sdk_kb_exchange_knowledge(
         )
         legacy = Legacy(process, log_path)
         ready = await legacy.next("ready")
-        assert ready["answer_ki"] == f"{LEGACY_ID}/interaction/tree-heights"
-        assert ready["ask_ki"] == f"{LEGACY_ID}/interaction/tree-ages"
+        assert ready["answer_ki"] == f"{legacy_id}/interaction/tree-heights"
+        assert ready["ask_ki"] == f"{legacy_id}/interaction/tree-ages"
 
         # The SDK asks; the legacy KB's handle loop answers in its own names and bare values.
         response = await sdk.ask_with_info(heights, [{"t": OAK}])
         assert response.binding_set == [{"t": OAK, "h": f'"21.5"^^<{XSD}decimal>'}]
         (info,) = response.exchange_info
         assert info.status is ExchangeStatus.SUCCEEDED
-        assert info.knowledge_base_id == LEGACY_ID
+        assert info.knowledge_base_id == legacy_id
         assert info.knowledge_interaction_id == ready["answer_ki"]
         assert info.binding_set == [{"tree": OAK, "height": f'"21.5"^^<{XSD}decimal>'}]
         answering = await legacy.next("answering")
-        assert answering["requester"] == SDK_ID
+        assert answering["requester"] == sdk_id
         assert answering["bindings"] == [{"tree": OAK}]
 
         everything = await sdk.ask(heights)
@@ -293,9 +312,9 @@ async def test_a_legacy_knowledge_mapper_kb_and_an_sdk_kb_exchange_knowledge(
             {"x": BEECH, "years": f'"80"^^<{XSD}integer>'},
             {"x": OAK, "years": f'"120"^^<{XSD}integer>'},
         ]
-        assert [i["knowledgeBaseId"] for i in asked["exchangeInfo"]] == [SDK_ID]
+        assert [i["knowledgeBaseId"] for i in asked["exchangeInfo"]] == [sdk_id]
         assert asked["exchangeInfo"][0]["status"] == "SUCCEEDED"
-        assert requesters == [LEGACY_ID]
+        assert requesters == [legacy_id]
 
         # The legacy KB unregisters: its poll gets 410 and its loop ends; the process exits.
         await legacy.command("exit")
@@ -304,7 +323,7 @@ async def test_a_legacy_knowledge_mapper_kb_and_an_sdk_kb_exchange_knowledge(
         assert any(event["event"] == "loop-ended" for event in legacy.events)
         async with asyncio.timeout(STEP_TIMEOUT):
             assert await process.wait() == 0
-        assert await client.get_kb(LEGACY_ID) is None
+        assert await client.get_kb(legacy_id) is None
     finally:
         if process is not None:
             if process.stdin is not None:

@@ -47,6 +47,7 @@ from km_core._graph_pattern import GraphPattern, parse_graph_pattern
 from km_core._rdf import is_absolute_iri
 
 from ._matching import Match, Triple, match_patterns, same_value, translate
+from ._rules import Rule, RuleSyntaxError, parse_rules
 from ._terms import check_binding_set, is_blank_node, relabel_blank_nodes, write_binding
 
 __all__ = [
@@ -158,6 +159,7 @@ class _KnowledgeBase:
     lease_timer: asyncio.TimerHandle | None = None
     lease_expires: dt.datetime | None = None
     domain_knowledge: str = ""
+    rules: list[Rule] = dataclasses.field(default_factory=list)  # the domain knowledge, read
     stopped: bool = False
 
     @property
@@ -413,16 +415,19 @@ class LocalKnowledgeEngine:
             )
 
     def set_domain_knowledge(self, kb_id: str | None, knowledge: str) -> None:
-        """``POST /sc/knowledge``: stored (and replaced), not reasoned with."""
+        """``POST /sc/knowledge``: read as the KE reads it, then stored, replacing what was."""
         kb = self._kb(
             kb_id,
             missing="Missing valid Knowledge-Base-Id header.",
             unknown="Knowledge base not found. (Has its lease already expired?)",
             invalid="Knowledge base not found, because its knowledge base ID must be a valid URI.",
         )
-        problem = _domain_knowledge_problem(knowledge)
-        if problem is not None:
-            raise _error(400, f"The provided domain knowledge should parse correctly: {problem}")
+        try:
+            kb.rules = parse_rules(knowledge)
+        except RuleSyntaxError as exc:
+            raise _error(
+                400, f"The provided domain knowledge should parse correctly: {exc}"
+            ) from None
         kb.domain_knowledge = knowledge
 
     def domain_knowledge(self, kb_id: str) -> str:
@@ -726,10 +731,11 @@ class LocalKnowledgeEngine:
     ) -> tuple[dict[str, Any], BindingSet]:
         """One ASK → ANSWER exchange: send, wait, translate back.
 
-        An ask that binds nothing reaches the answering KB as one empty binding (``[{}]``), as
-        on the KE.
+        As on the KE, an ask that binds nothing reaches the answering KB as one empty binding
+        (``[{}]``), an empty binding among others stays one, and an ask whose every binding
+        contradicts the answering pattern's constants reaches it as ``[]``.
         """
-        sent = translate(incoming, match, forward=True) or [{}]
+        sent = translate(incoming, match, forward=True, keep_empty=True)
         info: dict[str, Any] = {
             "knowledgeBaseId": answerer.kb.id,
             "knowledgeInteractionId": answerer.id,
@@ -928,8 +934,8 @@ def _unmatched_binding(
     on the variables that occur in both its argument and its result pattern.
     """
     given = [b for b in incoming if b]
-    if not given:
-        return None
+    if not given or len(given) < len(incoming):
+        return None  # an empty binding was sent: it asks for everything
     shared: frozenset[str] | None = None
     if ki.kind is KnowledgeInteractionType.REACT:
         argument = ki.argument.variables if ki.argument else frozenset()
@@ -945,27 +951,4 @@ def _unmatched_binding(
         )
         if not fits:
             return binding
-    return None
-
-
-_JENA_PREFIXES = frozenset({"rdf", "rdfs", "owl", "xsd"})
-_RULE_PREFIX = re.compile(r"@prefix\s+([A-Za-z][\w-]*)?:\s*<[^>]*>\s*\.?")
-_PREFIXED = re.compile(r"(?<![\w<\"?])([A-Za-z][\w-]*):[A-Za-z_]")
-_OPAQUE = re.compile(r'<[^>]*>|"(?:[^"\\]|\\.)*"')  # IRIs and strings may hold anything
-
-
-def _domain_knowledge_problem(text: str) -> str | None:
-    """What keeps Jena-style rules from parsing (undeclared prefixes, unbalanced brackets)."""
-    declared = set(_JENA_PREFIXES) | {m.group(1) or "" for m in _RULE_PREFIX.finditer(text)}
-    body = _OPAQUE.sub("", _RULE_PREFIX.sub("", text))
-    for match in _PREFIXED.finditer(body):
-        if match.group(1) not in declared:
-            return f"Unrecognized prefix '{match.group(1)}'"
-    depth = 0
-    for char in body:
-        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
-        if depth < 0:
-            return "a closing bracket without its opening one"
-    if depth:
-        return "an opening bracket without its closing one"
     return None

@@ -129,16 +129,24 @@ def translate(
     *,
     forward: bool,
     keep: frozenset[str] | None = None,
+    keep_empty: bool = False,
 ) -> list[dict[str, str]]:
     """Carry bindings across a match: target to candidate names, or back.
 
     A binding whose value contradicts a constant it meets is dropped. A request with no bindings
     (or only an empty one) still carries the target's constants to the variables they face.
+    With ``keep_empty`` (an ask, as the KE sends it), a binding that carries nothing across
+    stays as an empty binding, ``{}``, and a request whose every binding was dropped is ``[]``.
     """
     pairs = match.backward if forward else match.forward  # destination variable -> source node
     opposite = match.forward if forward else match.backward  # source variable -> destination
     # A request without bindings still carries the asker's constants; an empty answer is empty.
-    rows = ([b for b in bindings if b] or [{}]) if forward else list(bindings)
+    if not forward:
+        rows = list(bindings)
+    elif keep_empty:
+        rows = list(bindings) or [{}]
+    else:
+        rows = [b for b in bindings if b] or [{}]
     result: list[dict[str, str]] = []
     for row in rows:
         if any(
@@ -155,7 +163,7 @@ def translate(
                     out[destination] = row[str(source)]
             else:
                 out[destination] = write_node(source)
-        if out and out not in result:
+        if (out or keep_empty) and out not in result:
             result.append(out)
     return result
 
