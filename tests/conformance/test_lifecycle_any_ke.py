@@ -195,6 +195,17 @@ async def test_a_second_poll_is_refused_with_409_and_the_first_still_delivers(
     assert answer.binding_set == [{"tree": oak, "h": integer(1)}]
 
 
+async def test_a_poll_its_client_abandoned_keeps_the_kbs_slot(net: Network) -> None:
+    """Until the abandoned poll's heartbeat, a new poll of the KB is refused with 409."""
+    answerer = net.kb_id("answerer")
+    await net.answerer("answerer", f"?t {net.iri('height')} ?x .")
+    held = await held_poll(net, answerer)
+    held.cancel()  # closes its connection
+    await asyncio.gather(held, return_exceptions=True)
+    with pytest.raises(PollConflictError):
+        await asyncio.wait_for(net.client.poll_ki_call(answerer), STEP)
+
+
 async def test_deleting_a_kb_ends_its_poll_with_410_and_asks_no_longer_reach_it(
     net: Network,
 ) -> None:

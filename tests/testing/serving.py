@@ -33,6 +33,7 @@ class ObservedEngine(LocalKnowledgeEngine):
         super().__init__(**kwargs)
         self.polls_opened = 0
         self.polls_ended = 0
+        self.given_back = 0
         self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
 
     def _changed(self) -> None:
@@ -49,11 +50,21 @@ class ObservedEngine(LocalKnowledgeEngine):
             self.polls_ended += 1
             self._changed()
 
-    async def wait_for_polls(self, *, opened: int = 0, ended: int = 0) -> None:
-        """Wait until at least ``opened`` polls have opened and ``ended`` have ended."""
+    def _give_back(self, kb: Any, answered: Any) -> None:
+        super()._give_back(kb, answered)
+        self.given_back += 1
+        self._changed()
+
+    async def wait_for_polls(self, *, opened: int = 0, ended: int = 0, given_back: int = 0) -> None:
+        """Wait until at least ``opened`` polls have opened and ``ended`` have ended, and
+        ``given_back`` requests handed to abandoned polls are back in their queues."""
 
         def check() -> bool:
-            return self.polls_opened >= opened and self.polls_ended >= ended
+            return (
+                self.polls_opened >= opened
+                and self.polls_ended >= ended
+                and self.given_back >= given_back
+            )
 
         if check():
             return

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from km_testing import LocalKnowledgeEngine, create_app
+from tests.support import LoopClock
 from tests.testing.serving import ObservedEngine, http_client, serving
 
 BASE = "http://ke.test/rest"
@@ -646,25 +647,59 @@ async def test_deleting_a_kb_answers_its_poll_410_and_later_polls_404(
     )
 
 
-async def test_a_cancelled_poll_request_frees_the_kbs_poll_slot(
+async def test_an_abandoned_poll_keeps_the_kbs_slot_until_a_request_comes(
     http: httpx.AsyncClient, engine: ObservedEngine
 ) -> None:
+    """As on the KE, a poll whose client went away holds the slot (409 for a new poll); a
+    request handed to it is not lost, as on the KE, but goes to the next poll."""
+    await register_kb(http, ASKER)
     await register_kb(http, TREES)
-    await register_ki(http, TREES, "Answer", graphPattern=HEIGHT)
+    ask_id = await register_ki(http, ASKER, "Ask", graphPattern=HEIGHT)
+    answer_id = await register_ki(http, TREES, "Answer", graphPattern=HEIGHT)
     abandoned = asyncio.create_task(http.get("/sc/handle", headers={KB: TREES}))
     await engine.wait_for_polls(opened=1)
     abandoned.cancel()
     with pytest.raises(asyncio.CancelledError):
         await abandoned
     await engine.wait_for_polls(ended=1)
-    # Not 409: the slot is free, and the next poll is held until the KB is deleted.
-    next_poll = asyncio.create_task(http.get("/sc/handle", headers={KB: TREES}))
-    await engine.wait_for_polls(opened=2)
-    await http.delete("/sc", headers={KB: TREES})
-    assert (await next_poll).status_code == 410
+    refused = await http.get("/sc/handle", headers={KB: TREES})
+    assert refused.status_code == 409
+    ask = asyncio.create_task(http.post("/sc/ask", headers={KB: ASKER, KI: ask_id}, json=[]))
+    await engine.wait_for_polls(given_back=1)
+    polled = await http.get("/sc/handle", headers={KB: TREES})
+    assert polled.status_code == 200
+    request = polled.json()
+    assert request["bindingSet"] == [{}]
+    answered = await http.post(
+        "/sc/handle",
+        headers={KB: TREES, KI: answer_id},
+        json={"handleRequestId": request["handleRequestId"], "bindingSet": []},
+    )
+    assert answered.status_code == 200
+    assert (await ask).json()["exchangeInfo"][0]["status"] == "SUCCEEDED"
 
 
-async def test_a_client_that_disconnects_from_a_real_server_frees_the_poll_slot(
+async def test_an_abandoned_poll_keeps_the_slot_until_its_heartbeat() -> None:
+    engine = ObservedEngine(heartbeat=29, kb_wait_timeout=0)
+    async with http_client(engine) as http:
+        await register_kb(http, TREES)
+        await register_ki(http, TREES, "Answer", graphPattern=HEIGHT)
+        with LoopClock(asyncio.get_running_loop()) as clock:
+            abandoned = asyncio.create_task(http.get("/sc/handle", headers={KB: TREES}))
+            await engine.wait_for_polls(opened=1)
+            await clock.advance(10)
+            abandoned.cancel()
+            await asyncio.gather(abandoned, return_exceptions=True)
+            await clock.advance(18)  # 28 s after the abandoned poll began
+            assert (await http.get("/sc/handle", headers={KB: TREES})).status_code == 409
+            await clock.advance(2)  # past its heartbeat: the slot is free
+            held = asyncio.create_task(http.get("/sc/handle", headers={KB: TREES}))
+            await engine.wait_for_polls(opened=3)
+            await http.delete("/sc", headers={KB: TREES})
+            assert (await held).status_code == 410
+
+
+async def test_a_client_that_disconnects_from_a_real_server_abandons_its_poll(
     engine: ObservedEngine,
 ) -> None:
     async with serving(create_app(engine)) as base_url, httpx.AsyncClient(base_url=base_url) as ke:
@@ -678,9 +713,11 @@ async def test_a_client_that_disconnects_from_a_real_server_frees_the_poll_slot(
             abandoned.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await abandoned
-        # The server sees the connection close and cancels the engine's poll.
+        # The server sees the connection close and abandons the engine's poll.
         await engine.wait_for_polls(ended=1)
+        assert (await ke.get("/sc/handle", headers={KB: TREES})).status_code == 409
         ask = asyncio.create_task(ke.post("/sc/ask", headers={KB: ASKER, KI: ask_id}, json=[]))
+        await engine.wait_for_polls(given_back=1)
         polled = await ke.get("/sc/handle", headers={KB: TREES})
         assert polled.status_code == 200
         request = polled.json()

@@ -160,6 +160,7 @@ class _KnowledgeBase:
     lease_expires: dt.datetime | None = None
     domain_knowledge: str = ""
     rules: list[Rule] = dataclasses.field(default_factory=list)  # the domain knowledge, read
+    poll_abandoned: bool = False  # the client of the open poll went away (see abandon_poll)
     stopped: bool = False
 
     @property
@@ -458,23 +459,22 @@ class LocalKnowledgeEngine:
             if queued.ki.id in kb.interactions:
                 return PollResult.HANDLE, self._deliver(kb, queued)
             # A request for a KI deleted since cannot be delivered; its asker times out.
-        waiter: asyncio.Future[tuple[PollResult, _Pending | None]] = (
-            asyncio.get_running_loop().create_future()
-        )
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[tuple[PollResult, _Pending | None]] = loop.create_future()
+        heartbeat_at = loop.time() + self.heartbeat
         kb.poll = waiter
+        kb.poll_abandoned = False
         try:
             await asyncio.wait_for(asyncio.shield(waiter), self.heartbeat)
         except TimeoutError:
             pass  # the heartbeat; but a request may have arrived at the same moment (below)
         except asyncio.CancelledError:
-            # The client went away. Unlike the real KE, which keeps the slot until its
-            # heartbeat and loses what it sends there, a request handed to this poll is put
-            # back at the head of the queue.
+            # A request handed to this poll as it was cancelled goes back to the head of the
+            # queue (the KE loses it).
             if waiter.done() and not waiter.cancelled():
-                _, pending = waiter.result()
-                if pending is not None and not kb.stopped:
-                    kb.outstanding.pop(pending.request.handle_request_id, None)
-                    kb.queue.appendleft(pending)
+                self._give_back(kb, waiter)
+            elif kb.poll_abandoned and kb.poll is waiter and not kb.stopped:
+                self._hold_slot(kb, heartbeat_at)
             raise
         finally:
             if kb.poll is waiter:
@@ -485,6 +485,48 @@ class LocalKnowledgeEngine:
             return PollResult.REPOLL, None
         result, pending = waiter.result()
         return result, pending.request if pending is not None else None
+
+    def abandon_poll(self, kb_id: str) -> None:
+        """The client of the KB's open poll went away; cancel that poll after this.
+
+        As on the KE, the abandoned poll keeps the KB's slot until its heartbeat would have
+        answered it: until then a new poll is refused with 409. Unlike the KE, which loses a
+        request it hands to the abandoned poll, the engine puts that request back at the head
+        of the queue (and frees the slot) for the next poll.
+        """
+        kb = self._kbs.get(kb_id)
+        if kb is not None and kb.poll is not None and not kb.poll.done():
+            kb.poll_abandoned = True
+
+    def _hold_slot(self, kb: _KnowledgeBase, until: float) -> None:
+        """Keep the KB's poll slot taken until ``until`` (loop time), for an abandoned poll."""
+        loop = asyncio.get_running_loop()
+        held: asyncio.Future[tuple[PollResult, _Pending | None]] = loop.create_future()
+        kb.poll = held
+
+        def release() -> None:
+            if not held.done():
+                held.cancel()
+
+        timer = loop.call_at(until, release)
+
+        def settle(done: asyncio.Future[tuple[PollResult, _Pending | None]]) -> None:
+            timer.cancel()
+            if kb.poll is done:
+                kb.poll = None
+            if not done.cancelled():
+                self._give_back(kb, done)
+
+        held.add_done_callback(settle)
+
+    def _give_back(
+        self, kb: _KnowledgeBase, answered: asyncio.Future[tuple[PollResult, _Pending | None]]
+    ) -> None:
+        """Put a request handed to a poll nobody reads back at the head of the queue."""
+        _, pending = answered.result()
+        if pending is not None and not kb.stopped:
+            kb.outstanding.pop(pending.request.handle_request_id, None)
+            kb.queue.appendleft(pending)
 
     def _deliver(self, kb: _KnowledgeBase, pending: _Pending) -> HandleRequest:
         kb.outstanding[pending.request.handle_request_id] = pending

@@ -520,7 +520,11 @@ class _Api:
     async def _poll_while_connected(
         self, kb_id: str, receive: Receive
     ) -> tuple[PollResult, HandleRequest | None] | None:
-        """The engine's poll, cancelled when the client disconnects (then ``None``)."""
+        """The engine's poll, abandoned when the client disconnects (then ``None``).
+
+        An abandoned poll keeps the KB's slot until its heartbeat, as on the KE (see
+        `LocalKnowledgeEngine.abandon_poll`).
+        """
         poll = asyncio.create_task(self.engine.poll(kb_id), name=f"km-testing-poll {kb_id}")
         gone = asyncio.create_task(_until_disconnected(receive), name=f"km-testing-watch {kb_id}")
         try:
@@ -528,6 +532,7 @@ class _Api:
         finally:
             gone.cancel()
             if not poll.done():
+                self.engine.abandon_poll(kb_id)
                 poll.cancel()
             # Wait for both to finish (the engine frees the KB's poll slot as the poll ends);
             # asyncio.wait raises nothing of theirs, only our own cancellation.
