@@ -157,6 +157,18 @@ class Term(NamedTuple):
     lang: str | None = None
 
 
+def split_literal(text: str) -> tuple[str, str]:
+    """A quoted literal's lexical form (unescaped) and what follows its closing quote.
+
+    Raises:
+        ValueError: ``text`` is not a quoted literal.
+    """
+    quoted = _QUOTED.fullmatch(text)
+    if quoted is None:
+        raise ValueError(f"{text!r} is not a quoted literal (a bare quote, or no closing one)")
+    return unescape(quoted.group(1)), quoted.group(2)
+
+
 def parse_term(text: str) -> Term:
     """Parse one RDF term in the KE's text form.
 
@@ -171,11 +183,7 @@ def parse_term(text: str) -> Term:
             raise ValueError(f"{text!r} is not an absolute IRI in angle brackets")
         return Term("iri", text[1:-1])
     if first == '"':
-        quoted = _QUOTED.fullmatch(text)
-        if quoted is None:
-            raise ValueError(f"{text!r} is not a quoted literal (a bare quote, or no closing one)")
-        lexical = unescape(quoted.group(1))
-        suffix = quoted.group(2)
+        lexical, suffix = split_literal(text)
         if not suffix:
             return Term("literal", lexical)
         if suffix.startswith("^^"):

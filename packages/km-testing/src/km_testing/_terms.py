@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from km_core import BindingSet, KnowledgeEngineResponseError
-from km_core._rdf import XSD, XSD_STRING, escape, parse_term, unescape
+from km_core._rdf import XSD, XSD_STRING, escape, parse_term, split_literal
 
 __all__ = [
     "BUILT_IN_PREFIXES",
@@ -62,7 +62,6 @@ BUILT_IN_PREFIXES: Final[Mapping[str, str]] = {
 
 _IRI_TEXT = re.compile(r'[^\s<>"{}|\\^`\x00-\x1f\x7f]*')
 _PREFIXED_NAME = re.compile(r'([A-Za-z][\w.\-]*)?:([^\s<>"{}|\\^`\x00-\x1f\x7f]*)')
-_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"(.*)', re.DOTALL)
 _LANG_TAG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
 _NOT_A_VALUE = "Variable values should not be null and follow SPARQL literal/iri syntax."
 
@@ -105,11 +104,7 @@ def _datatype(written: str, text: str) -> str:
 
 
 def _literal(text: str) -> str:
-    quoted = _QUOTED.fullmatch(text)
-    if quoted is None:
-        raise ValueError(f"{text!r} is not a quoted literal (a bare quote, or no closing one)")
-    lexical = unescape(quoted.group(1))
-    suffix = quoted.group(2)
+    lexical, suffix = split_literal(text)
     if not suffix:
         return f'"{escape(lexical)}"'
     if suffix.startswith("^^"):
