@@ -2,9 +2,9 @@
 polls and deletes.
 
 Run against the served local engine always, and against the KE at ``KM_TEST_KE_URL`` when it
-is set (see test_contract_any_ke.py). The real KE is the judge: both variants must pass. Both engines wait 10 s
-for an answer by default, and the KE checks leases every 10 s, so some of these tests take
-that long; none asserts how long.
+is set (see test_contract_any_ke.py). The real KE is the judge: both variants must pass.
+Both engines wait 10 s for an answer by default, and the KE checks leases every 10 s, so some
+of these tests take that long; none asserts how long.
 """
 
 from __future__ import annotations
