@@ -371,12 +371,12 @@ async def _stop(process: asyncio.subprocess.Process, collector: asyncio.Task[Non
 
 @contextlib.asynccontextmanager
 async def legacy_answerer(
-    python: Path, ke_url: str, kb_id: str, delay: float
+    python: Path, ke_url: str, kb_id: str, delay: float, *, prefixes: dict[str, str] = EX
 ) -> AsyncIterator[None]:
     """Run a knowledge-mapper 0.0.24 KB that answers ``PATTERN`` while the block runs.
 
     The KB registers ``kb_id`` at ``ke_url`` (re-registering it if it exists) with one ANSWER
-    interaction, ``heights``, on ``"?tree ex:height ?height ."`` (prefixes ``EX``), whose handler
+    interaction, ``heights``, on ``"?tree ex:height ?height ."`` (``prefixes``), whose handler
     sleeps ``delay`` seconds (``time.sleep``) and answers no bindings. The block runs once the KB
     has registered and its handle loop's thread has started. On leaving, the KB unregisters,
     which ends its loop, and exits; it is killed if it has not within 30 s.
@@ -386,6 +386,7 @@ async def legacy_answerer(
         ke_url: The Knowledge Engine's REST API, e.g. ``http://127.0.0.1:8280/rest``.
         kb_id: The legacy KB's id.
         delay: Seconds each answer takes; 0 answers at once.
+        prefixes: The pattern's prefixes; ``EX`` unless a run on a shared KE uses its own.
 
     Yields:
         Nothing; the KB answers while the block runs.
@@ -404,7 +405,7 @@ async def legacy_answerer(
             kb_id,
             repr(float(delay)),
             PATTERN,
-            json.dumps(EX),
+            json.dumps(prefixes),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,
