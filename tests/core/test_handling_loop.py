@@ -705,7 +705,11 @@ async def test_transient_poll_errors_back_off_then_poll_again(
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1  # once per episode, not once per attempt
     assert "polling failed" in warnings[0].getMessage()
-    assert any("works again after 4 failed attempts" in r.getMessage() for r in caplog.records)
+    # The first of several 409s in a row is polled again at once (test_retries.py).
+    failed = 3 if isinstance(error, PollConflictError) else 4
+    assert any(
+        f"works again after {failed} failed attempts" in r.getMessage() for r in caplog.records
+    )
 
 
 def test_backoff_grows_exponentially_up_to_its_cap() -> None:

@@ -17,6 +17,7 @@ from km_core import (
     KnowledgeBaseInfo,
     KnowledgeBaseStoppedError,
     KnowledgeEngineServerError,
+    PollConflictError,
     PollResult,
     RateLimitedError,
     SmartConnectorNotFoundError,
@@ -94,6 +95,31 @@ async def test_instant_heartbeats_are_backed_off(client: TestClient) -> None:
     await kb.start_handling_loop()
     # Six heartbeats at once: the first is let through, the other five each pause 50 ms.
     assert loop.time() - started >= 5 * 0.05
+    assert client.last_handle_response is not None
+    assert client.last_handle_response.handle_request_id == request
+
+
+@pytest.mark.parametrize(("conflicts", "pauses"), [(1, 0), (2, 1), (4, 3)])
+async def test_a_409_after_an_answered_poll_is_polled_again_at_once_then_backed_off(
+    client: TestClient, conflicts: int, pauses: int
+) -> None:
+    # KE 1.5.0 now and then refuses the poll that follows an answered one with 409: the first
+    # is tried again at once, and every further one in a row backs off.
+    kb = make_kb(client, poll_backoff=Backoff(initial=0.2, maximum=0.2, jitter=0))
+    await kb.register()
+    client.fail_next("poll_ki_call", PollConflictError("Only one connection"), times=conflicts)
+    request = client.enqueue_handle_request("heights", [])
+    client.enqueue_exit()
+    with LoopClock(asyncio.get_running_loop()) as clock:
+        serving = asyncio.create_task(kb.start_handling_loop())
+        for _ in range(50):  # 5 s of loop time at most
+            await let_the_loop_run()
+            if serving.done():
+                break
+            await clock.advance(0.1)
+        await serving
+    # Each pause is 0.2 s of loop time, which passes only as the clock is moved on.
+    assert pauses * 0.2 - 0.01 <= clock.offset <= pauses * 0.2 + 0.11
     assert client.last_handle_response is not None
     assert client.last_handle_response.handle_request_id == request
 

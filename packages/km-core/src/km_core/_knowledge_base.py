@@ -35,6 +35,7 @@ from ._errors import (
     KnowledgeBaseStoppedError,
     KnowledgeEngineError,
     KnowledgeEngineResponseError,
+    PollConflictError,
     SmartConnectorNotFoundError,
     UnknownKnowledgeInteractionError,
 )
@@ -1047,6 +1048,7 @@ class KnowledgeBase:
             polls = 0
             episode = Episode(self.poll_backoff, kb_id=self.id, what="polling")
             quick_repolls = 0
+            conflict_retried = False
             while loops is None or polls < loops:
                 await permits.acquire()
                 polls += 1
@@ -1057,6 +1059,16 @@ class KnowledgeBase:
                     permits.release()
                     if not await self._register_again(exc, episode):
                         break
+                    continue
+                except PollConflictError as exc:
+                    permits.release()
+                    if not conflict_retried and not episode.failures:
+                        # KE 1.5.0 now and then refuses a poll that follows an answered one
+                        # at once, as if that one were still open: try again once, at once.
+                        conflict_retried = True
+                        logger.debug("knowledge base %s: %s; polling again", self.id, exc)
+                        continue
+                    await episode.pause(exc)
                     continue
                 except KnowledgeEngineError as exc:
                     # Whatever the KE (or a proxy) answered, trying again later may work: back
@@ -1077,6 +1089,7 @@ class KnowledgeBase:
                         continue
                 else:
                     quick_repolls = 0
+                    conflict_retried = False
                     if episode.failures:
                         episode.succeeded()
                 if result is PollResult.HANDLE and request is not None:
