@@ -1,0 +1,39 @@
+"""RDF terms as the Knowledge Engine writes them in bindings: reading, writing, checking.
+
+The public face of km-core's term handling, for packages built on km-core (km-testing's local
+engine reads and compares binding values with it). A binding value is the text of one RDF
+term: ``<http://…>`` for an IRI, ``"text"``, ``"text"@lang`` or ``"lexical"^^<datatype>`` for a
+literal, ``_:label`` for a blank node.
+"""
+
+from ._rdf import (
+    FLOAT_TYPES,
+    INTEGER_TYPES,
+    RDF,
+    XSD,
+    XSD_DECIMAL,
+    XSD_STRING,
+    Term,
+    escape,
+    is_absolute_iri,
+    parse_term,
+    split_literal,
+    unescape,
+    unreadable,
+)
+
+__all__ = [
+    "FLOAT_TYPES",
+    "INTEGER_TYPES",
+    "RDF",
+    "XSD",
+    "XSD_DECIMAL",
+    "XSD_STRING",
+    "Term",
+    "escape",
+    "is_absolute_iri",
+    "parse_term",
+    "split_literal",
+    "unescape",
+    "unreadable",
+]
