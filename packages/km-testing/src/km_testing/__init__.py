@@ -10,18 +10,18 @@ a real Knowledge Engine for everything a knowledge base can observe; reach it in
 from typing import TYPE_CHECKING, Any
 
 from .__about__ import __version__
-from ._engine import (
-    DEFAULT_HEARTBEAT,
-    DEFAULT_KB_WAIT_TIMEOUT,
-    DEFAULT_LEASE_CHECK_PERIOD,
-    LocalKnowledgeEngine,
-)
 from ._local_client import LocalEngineClient
 from ._test_client import (
     DEFAULT_REQUESTING_KB_ID,
     OutgoingCall,
     RecordedHandleResponse,
     TestClient,
+)
+from .engine import (
+    DEFAULT_HEARTBEAT,
+    DEFAULT_KB_WAIT_TIMEOUT,
+    DEFAULT_LEASE_CHECK_PERIOD,
+    LocalKnowledgeEngine,
 )
 
 if TYPE_CHECKING:

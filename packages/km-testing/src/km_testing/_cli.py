@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .__about__ import __version__
-from ._engine import DEFAULT_HEARTBEAT, DEFAULT_KB_WAIT_TIMEOUT, LocalKnowledgeEngine
+from .engine import DEFAULT_HEARTBEAT, DEFAULT_KB_WAIT_TIMEOUT, LocalKnowledgeEngine
 
 if TYPE_CHECKING:
     import uvicorn

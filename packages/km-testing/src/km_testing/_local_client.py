@@ -20,7 +20,7 @@ from km_core import (
     PostResult,
 )
 
-from ._engine import LocalKnowledgeEngine
+from .engine import LocalKnowledgeEngine
 
 __all__ = ["REREGISTER_ATTEMPTS", "LocalEngineClient"]
 

@@ -46,8 +46,8 @@ from km_core import (
     PollResult,
 )
 
-from ._engine import LocalKnowledgeEngine, _forbidden_character
-from ._terms import check_binding_set
+from .engine import LocalKnowledgeEngine, _forbidden_character
+from .engine._values import check_binding_set
 
 __all__ = ["create_app"]
 

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from km_core import BindingSet, KnowledgeEngineResponseError
-from km_core._rdf import XSD, XSD_STRING, escape, parse_term, split_literal
+from km_core.terms import XSD, XSD_STRING, escape, parse_term, split_literal
 
 __all__ = [
     "BUILT_IN_PREFIXES",

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
-__all__ = ["Rule", "RuleSyntaxError", "parse_rules"]
+__all__ = ["JenaRule", "RuleSyntaxError", "parse_rules"]
 
 Triple = tuple[str, str, str]
 
@@ -42,7 +42,7 @@ class RuleSyntaxError(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
-class Rule:
+class JenaRule:
     """One rule of domain knowledge: when the body's triples hold, so do the head's.
 
     Attributes:
@@ -139,8 +139,8 @@ class _Parser:
         self.history.append(token)
         return token
 
-    def rules(self) -> list[Rule]:
-        found: list[Rule] = []
+    def rules(self) -> list[JenaRule]:
+        found: list[JenaRule] = []
         while self.peek() is not None:
             self.history = []
             if self.peek() == "@prefix":
@@ -169,7 +169,7 @@ class _Parser:
         if self.peek() == ".":
             self.next()
 
-    def rule(self, name: str | None) -> Rule:
+    def rule(self, name: str | None) -> JenaRule:
         """A rule up to its end (``.`` or ``]``, whichever way it began)."""
         body, head = self.bare_rule()
         if self.next() not in (".", "]"):
@@ -277,7 +277,7 @@ def _refused(shown: str, part: str, kind: str) -> str:
     )
 
 
-def _checked(name: str | None, body: list[_Clause], head: list[_Clause]) -> Rule:
+def _checked(name: str | None, body: list[_Clause], head: list[_Clause]) -> JenaRule:
     """The rule, if the KE takes it: triples only, and a head when there is a body."""
     shown = f"[ {_write(body)}-> {_write(head)}]"
     triples: list[tuple[Triple, ...]] = []
@@ -288,10 +288,10 @@ def _checked(name: str | None, body: list[_Clause], head: list[_Clause]) -> Rule
         triples.append(tuple(c for c in clauses if not isinstance(c, _Other)))
     if body and not head:
         raise RuleSyntaxError(f"Rule '{shown}' should have a consequent.")
-    return Rule(name, triples[0], triples[1])
+    return JenaRule(name, triples[0], triples[1])
 
 
-def parse_rules(text: str) -> list[Rule]:
+def parse_rules(text: str) -> list[JenaRule]:
     """Read domain knowledge as the KE does.
 
     Raises:
