@@ -46,6 +46,8 @@ class Sizes:
     overhead_http_requests: int = 1000
     round_trips: int = 100
     legacy_requests: int = 200  # scenario 1's, for the legacy SDK
+    reasoning_asks: int = 200  # scenario 8a
+    repeated_triple: int = 2000  # scenario 8b: how often one ANSWER repeats a triple
     legacy_cache: Path = DEFAULT_CACHE
     repeat: int = 3
 
@@ -62,6 +64,8 @@ QUICK = Sizes(
     overhead_http_requests=20,
     round_trips=5,
     legacy_requests=4,
+    reasoning_asks=10,
+    repeated_triple=50,
     repeat=1,
 )
 

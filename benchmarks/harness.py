@@ -34,6 +34,9 @@ Scenarios:
 6. The legacy SDK, knowledge-mapper 0.0.24 (installed from PyPI into its own virtualenv under
    ``--legacy-cache``), serving scenario 1 at N=10 and scenario 3 against the same server.
 7. Memory: RSS growth over 100,000 handled requests through the TestClient.
+8. The reasoner (``reasoning.py``): a level-2 ask with a join among 100 KBs in process, and
+   patterns that used to stall matching (nine alike triples; a triple repeated 2,000 times)
+   over HTTP, with ``GET /version`` probed meanwhile.
 
 Asks are gathered with at most 50 in flight: the engine, like the KE, cancels the oldest
 queued handle request beyond 50 per knowledge base.
@@ -64,6 +67,7 @@ from common import (
 )
 from external import EXTERNAL_SCENARIOS, KeUnreachable, external_ke
 from legacy import LEGACY_PACKAGE
+from reasoning import scenario_reasoning
 from scenarios_other import (
     scenario_fanout,
     scenario_latency,
@@ -84,6 +88,7 @@ SCENARIOS: list[Callable[[Sizes, Report, Http], Awaitable[None]]] = [
     scenario_fanout,
     scenario_legacy,  # after scenario_overhead, whose HTTP figure it compares with
     scenario_memory,
+    scenario_reasoning,
 ]
 
 

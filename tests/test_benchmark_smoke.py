@@ -86,12 +86,16 @@ def test_harness_runs_quick(
         "5_fanout",
         "6_legacy_sdk",
         "7_memory",
+        "8_reasoning",
     }
     assert {"platform", "cpu_count", "python"} <= set(results["machine"])
     scenarios = results["scenarios"]
     for name in ("1_concurrency", "2_sync_handlers", "4_wakeup_latency", "5_fanout"):
         assert set(scenarios[name]) >= {"in_process", "http"}, name
     assert_cpu_measured(scenarios["3_overhead"]["http"])
+    reasoning = scenarios["8_reasoning"]
+    assert reasoning["8a"][0]["contacted"] == 3  # the join: two KBs in part, one in full
+    assert reasoning["nine alike triples"][0]["failed"]  # past the match budget, in time
     legacy = scenarios["6_legacy_sdk"]
     assert "skipped" in legacy or legacy["scenario_1"]["legacy_s"]["median"] > 0
     # Every row names a figure; a row with a target says whether it was met.
