@@ -123,7 +123,8 @@ class _Run:
         rule = node.rule
         if not rule.antecedent:  # an ANSWER, a fact, a meta interaction
             if rule.kind in (RuleKind.ANSWER, RuleKind.META):
-                return unique(await self.apply(rule, self.filter_in.get(node, [])))
+                sent = _in_order(self.filter_in.get(node, []), rule.consequent)
+                return unique(await self.apply(rule, sent))
             if rule.consequent_variables:
                 return []  # a fact with variables derives nothing (the KE refuses it)
             return [{}]  # a fact holds, whatever is asked of it
@@ -132,7 +133,7 @@ class _Run:
         bindings = await self.combined(node)
         if rule.kind in (RuleKind.START, RuleKind.CAPTURE) or not bindings:
             return bindings
-        return unique(await self.apply(rule, bindings))
+        return unique(await self.apply(rule, _in_order(bindings, rule.antecedent)))
 
     async def _derive(self, node: Node) -> list[Binding]:
         """A domain rule's consequent; on a loop through itself, repeated until nothing is new.
@@ -176,6 +177,7 @@ async def run_post(plan: Plan, bindings: list[Binding], apply: Apply) -> list[Bi
     """Execute a forward plan: the POST's result, in its result pattern's variables."""
     run = _Run(plan, apply)
     start = plan.start
+    bindings = bindings or [{}]  # as on the KE: nothing posted is one empty binding
     seeds: dict[Node, list[Binding]] = {}
     for consumer, matches in start.consumers.items():
         # What the POST gives restricts what is asked to complete the consumer's antecedent.
