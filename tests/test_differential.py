@@ -187,6 +187,8 @@ def test_the_command_line_lists_the_scenarios(capsys: pytest.CaptureFixture[str]
     assert "leases/lease_expiry" not in out
 
 
+# Some 95 scenarios, each twice: over a minute on a busy two-CPU machine.
+@pytest.mark.timeout(240)
 async def test_two_local_engines_agree_on_every_quick_scenario() -> None:
     scenarios = select(ALL, quick=True)
     async with (

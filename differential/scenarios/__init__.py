@@ -4,6 +4,8 @@
 - `ask_answer`: ASK/ANSWER matching, translation, recipients, values, reasoner levels, gaps;
 - `ask_errors`: invalid asks and answers that go wrong (errors, misfits, timeouts);
 - `post_react`: POST/REACT matching, results and errors;
+- `reasoning_ask`, `reasoning_post`, `reasoning_gaps`, `reasoning_meta`: the reasoner at levels
+  1, 2 and 5: joins, converters, domain knowledge, forward chaining, gaps, meta knowledge;
 - `polling`: the long poll and ``POST /sc/handle``, queues, ids, heartbeats, deletes;
 - `leases`: renewing and expiring leases.
 
@@ -21,9 +23,24 @@ from differential.scenarios import (  # noqa: F401  (importing a module register
     lifecycle,
     polling,
     post_react,
+    reasoning_ask,
+    reasoning_gaps,
+    reasoning_meta,
+    reasoning_post,
 )
 
-_ORDER = ("lifecycle", "leases", "ask_answer", "ask_errors", "post_react", "polling")
+_ORDER = (
+    "lifecycle",
+    "leases",
+    "ask_answer",
+    "ask_errors",
+    "post_react",
+    "reasoning_ask",
+    "reasoning_post",
+    "reasoning_gaps",
+    "reasoning_meta",
+    "polling",
+)
 
 ALL: tuple[Scenario, ...] = tuple(
     sorted(REGISTERED, key=lambda item: _ORDER.index(item.group) if item.group in _ORDER else 99)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 from km_core import (
     AskResult,
@@ -20,6 +21,7 @@ from km_core import (
     KnowledgeEngineError,
     KnowledgeInteractionRegistration,
     KnowledgeInteractionType,
+    PollConflictError,
     PollResult,
 )
 from km_httpx import HttpxClient
@@ -28,6 +30,7 @@ from km_httpx import HttpxClient
 # at the same time (registering and deleting many KBs, say) has been seen to stall for over 15 s.
 STEP = 30
 INTEGER = "<http://www.w3.org/2001/XMLSchema#integer>"
+T = TypeVar("T")
 
 
 def kb(kb_id: str, *, lease: int | None = None) -> KnowledgeBaseInfo:
@@ -173,3 +176,139 @@ async def serve_until_answered(
         for poll in polls:
             poll.cancel()
         await asyncio.gather(asking, *polls, return_exceptions=True)
+
+
+# ------------------------------------------------ the reasoner's scenarios (test_reasoning_*)
+
+Respond = Callable[[HandleRequest], list[dict[str, str]]]
+"""What a served KB answers to a handle request: its binding set."""
+
+
+async def register_at_level(
+    net: Network, name: str, level: int | None, *, kb_name: str = "conformance"
+) -> str:
+    """Register KB ``name`` of ``net`` with reasoner level ``level`` (None: the engine's)."""
+    kb_id = net.kb_id(name)
+    net.kb_ids.append(kb_id)
+    info = KnowledgeBaseInfo(
+        knowledge_base_id=kb_id,
+        knowledge_base_name=kb_name,
+        knowledge_base_description="",
+        reasoner_level=level,
+    )
+    await net.client.register_kb(info, reregister=True)
+    return kb_id
+
+
+def rows_within(rows: list[dict[str, str]]) -> Respond:
+    """An answer: the ``rows`` that agree with some binding of the request (``[]``: all)."""
+
+    def respond(request: HandleRequest) -> list[dict[str, str]]:
+        incoming = request.binding_set or [{}]
+        return [
+            row
+            for row in rows
+            if any(all(row.get(var) == value for var, value in b.items()) for b in incoming)
+        ]
+
+    return respond
+
+
+def nothing(request: HandleRequest) -> list[dict[str, str]]:
+    """An answer with no bindings (what a REACT without a result pattern must send)."""
+    return []
+
+
+class Served:
+    """The test's answering and reacting KBs, each polled in the background and answering.
+
+    Use it as an async context manager around the test's exchanges. Every KB answers each
+    request with its `Respond` and records it in `received`, up to `limit` requests; a failed
+    poll (two 409s in a row, 404, 500) or a request beyond the limit is raised when the block
+    ends.
+    """
+
+    def __init__(
+        self, client: HttpxClient, respond: Mapping[str, Respond], *, limit: int = 20
+    ) -> None:
+        self.client = client
+        self.answers = dict(respond)
+        self.limit = limit
+        self.received: dict[str, list[HandleRequest]] = {kb_id: [] for kb_id in respond}
+        self._arrived = asyncio.Condition()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def _serve(self, kb_id: str) -> None:
+        for _ in range(self.limit):
+            result, request = await self._poll(kb_id)
+            if result is PollResult.EXIT:
+                return
+            assert request is not None
+            async with self._arrived:
+                self.received[kb_id].append(request)
+                self._arrived.notify_all()
+            await respond(self.client, kb_id, request, self.answers[kb_id](request))
+        raise AssertionError(f"{kb_id} received more than {self.limit} requests")
+
+    async def _poll(self, kb_id: str) -> tuple[PollResult, HandleRequest | None]:
+        """The KB's next request, or EXIT.
+
+        KE 1.5.0 answers 409 now and then right after an answered poll: a first 409 is polled
+        again after a moment, a second in a row is raised. A heartbeat (REPOLL) is polled
+        again, up to 10 times (about 5 minutes).
+        """
+        conflicts = 0
+        for _ in range(10):
+            try:
+                result, request = await self.client.poll_ki_call(kb_id)
+            except PollConflictError:
+                conflicts += 1
+                if conflicts > 1:
+                    raise
+                await asyncio.sleep(0.1)
+                continue
+            conflicts = 0
+            if result is not PollResult.REPOLL:
+                return result, request
+        raise AssertionError(f"{kb_id} got no request in 10 polls")
+
+    async def __aenter__(self) -> Served:
+        self._tasks = [asyncio.create_task(self._serve(kb_id)) for kb_id in self.answers]
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        problems = [r for r in results if isinstance(r, Exception)]
+        if problems and exc_info[0] is None:
+            raise problems[0]
+
+    def add(self, kb_id: str, respond: Respond) -> None:
+        """Serve one more KB (registered after the block began) from now on."""
+        self.answers[kb_id] = respond
+        self.received[kb_id] = []
+        self._tasks.append(asyncio.create_task(self._serve(kb_id)))
+
+    def clear(self) -> None:
+        """Forget what was received so far (before the next exchange of a test)."""
+        for requests in self.received.values():
+            requests.clear()
+
+    def bindings(self, kb_id: str) -> list[list[dict[str, str]]]:
+        """The binding sets the KB received, in order, each in a fixed order."""
+        return [ordered(request.binding_set) for request in self.received[kb_id]]
+
+    async def run(self, exchange: Awaitable[T]) -> T:
+        """The ask's or post's result, while the KBs answer (at most 2 `STEP`\\ s)."""
+        async with asyncio.timeout(2 * STEP):
+            return await exchange
+
+    async def wait_for(self, kb_id: str, check: Callable[[HandleRequest], bool]) -> HandleRequest:
+        """The first request the KB received (or receives within a `STEP`) that ``check``s."""
+        async with asyncio.timeout(STEP), self._arrived:
+            while True:
+                for request in self.received[kb_id]:
+                    if check(request):
+                        return request
+                await self._arrived.wait()
