@@ -1,7 +1,7 @@
 """The SDK's benchmark harness: concurrency, overhead, latency, fan-out, legacy SDK, memory.
 
     python benchmarks/harness.py [--quick] [--repeat N] [--out DIR] [--legacy-cache DIR]
-        [--ke-url URL [--ke-label TEXT] [--ke-pid PID]]
+        [--only N[,N...]] [--ke-url URL [--ke-label TEXT] [--ke-pid PID]]
 
 Runs every scenario ``--repeat`` times (default 3), prints a markdown table of the medians,
 spreads (min-max), targets and whether each was met, and writes ``results.json``,
@@ -168,16 +168,18 @@ def chart(report: Report, path: Path) -> None:
 # ---------------------------------------------------------------- running
 
 
-async def run_local(sizes: Sizes, report: Report) -> None:
-    """Every scenario, the HTTP ones against the local engine served from this process."""
+async def run_local(sizes: Sizes, report: Report, only: set[int] | None = None) -> None:
+    """Every scenario (or those numbered in ``only``), the HTTP ones against the local engine
+    served from this process."""
     engine = LocalKnowledgeEngine(kb_wait_timeout=3600)
     async with serve_locally(engine) as url:
         report.server = {"label": "HTTP loopback", "url": url, "engine": "LocalKnowledgeEngine"}
         asker = asking_kb(LocalEngineClient(engine))
         await start(asker)
         try:
-            for scenario in SCENARIOS:
-                await scenario(sizes, report, Http(url, asker))
+            for number, scenario in enumerate(SCENARIOS):
+                if only is None or number in only:
+                    await scenario(sizes, report, Http(url, asker))
         finally:
             await finish(asker)
 
@@ -210,7 +212,8 @@ def write(report: Report, out: Path) -> str:
             indent=2,
         )
     )
-    chart(report, out / "throughput.png")
+    if "1_concurrency" in report.scenarios:  # the chart is scenario 1's
+        chart(report, out / "throughput.png")
     return text
 
 
@@ -243,7 +246,13 @@ def main(argv: Sequence[str] | None = None) -> Report:
         metavar="PID",
         help="the --ke-url server's process id on this machine, to report its CPU per request",
     )
+    parser.add_argument(
+        "--only",
+        metavar="N[,N...]",
+        help="run only these scenarios of the local run, by number (e.g. 8 for the reasoner)",
+    )
     args = parser.parse_args(argv)
+    only = {int(n) for n in args.only.split(",")} if args.only else None
     if (args.ke_label or args.ke_pid) and not args.ke_url:
         parser.error("--ke-label and --ke-pid need --ke-url")
     sizes = Sizes(**QUICK.__dict__) if args.quick else Sizes()
@@ -258,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
             url = args.ke_url.rstrip("/")
             asyncio.run(run_external(sizes, report, url, args.ke_label, args.ke_pid))
         else:
-            asyncio.run(run_local(sizes, report))
+            asyncio.run(run_local(sizes, report, only))
     except KeUnreachable as exc:
         sys.exit(f"harness: {exc}")
     text = write(report, args.out)
