@@ -10,7 +10,6 @@ of these tests take that long; none asserts how long.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -22,7 +21,6 @@ from km_core import (
     PollResult,
     SmartConnectorNotFoundError,
 )
-from km_httpx import HttpxClient
 from tests.conformance.rest import (
     STEP,
     Network,
@@ -32,22 +30,11 @@ from tests.conformance.rest import (
     proactive,
     respond,
 )
-from tests.conformance.test_contract_any_ke import ke_url  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.ke
 
 TIMED_OUT = "Error 'TimeoutException' occurred while waiting for response to message: "
 WAIT = STEP + 15  # seconds for an ask that waits for the engine's 10 s answer timeout
-
-
-@pytest.fixture
-async def net(ke_url: str) -> AsyncIterator[Network]:  # noqa: F811 - the fixture
-    async with HttpxClient(ke_url) as client:
-        net = Network(ke_url, client)
-        try:
-            yield net
-        finally:
-            await net.close()
 
 
 async def two_answerers_and_an_asker(net: Network, first: str, second: str) -> str:

@@ -13,12 +13,9 @@ registers the asking KB at the reasoner level under test, and deletes its KBs af
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from km_core import ExchangeStatus, HandleRequest, KnowledgeInteractionType
-from km_httpx import HttpxClient
 from tests.conformance.rest import (
     Network,
     Served,
@@ -29,23 +26,12 @@ from tests.conformance.rest import (
     register_at_level,
     rows_within,
 )
-from tests.conformance.test_contract_any_ke import ke_url  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.ke
 
 REACT = KnowledgeInteractionType.REACT
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
 DECIMAL = "<http://www.w3.org/2001/XMLSchema#decimal>"
-
-
-@pytest.fixture
-async def net(ke_url: str) -> AsyncIterator[Network]:  # noqa: F811 - the fixture
-    async with HttpxClient(ke_url) as client:
-        net = Network(ke_url, client)
-        try:
-            yield net
-        finally:
-            await net.close()
 
 
 def celsius(fahrenheit: str) -> str:

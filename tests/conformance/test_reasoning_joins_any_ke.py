@@ -12,12 +12,9 @@ registers the asking KB at the reasoner level under test, and deletes its KBs af
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from km_core import ExchangeStatus
-from km_httpx import HttpxClient
 from tests.conformance.rest import (
     Network,
     Served,
@@ -26,21 +23,10 @@ from tests.conformance.rest import (
     register_at_level,
     rows_within,
 )
-from tests.conformance.test_contract_any_ke import ke_url  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.ke
 
 JOINING = [pytest.param(1, id="level1"), pytest.param(2, id="level2"), pytest.param(5, id="level5")]
-
-
-@pytest.fixture
-async def net(ke_url: str) -> AsyncIterator[Network]:  # noqa: F811 - the fixture
-    async with HttpxClient(ke_url) as client:
-        net = Network(ke_url, client)
-        try:
-            yield net
-        finally:
-            await net.close()
 
 
 @pytest.mark.parametrize("level", JOINING)

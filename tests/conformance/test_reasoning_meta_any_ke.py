@@ -13,12 +13,9 @@ recipients, and the meta REACT counts only what the test's own KB posted.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from km_core import ExchangeStatus, HandleRequest, KnowledgeInteractionType
-from km_httpx import HttpxClient
 from tests.conformance.rest import (
     Network,
     Served,
@@ -27,7 +24,6 @@ from tests.conformance.rest import (
     proactive,
     register_at_level,
 )
-from tests.conformance.test_contract_any_ke import ke_url  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.ke
 
@@ -55,16 +51,6 @@ META_KIS = (
     "react/changed",
     "react/removed",
 )
-
-
-@pytest.fixture
-async def net(ke_url: str) -> AsyncIterator[Network]:  # noqa: F811 - the fixture
-    async with HttpxClient(ke_url) as client:
-        net = Network(ke_url, client)
-        try:
-            yield net
-        finally:
-            await net.close()
 
 
 def meta_kis(kb_id: str) -> set[str]:

@@ -13,12 +13,9 @@ registers the posting KB at the reasoner level under test, and deletes its KBs a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from km_core import ExchangeStatus, HandleRequest, KnowledgeInteractionType
-from km_httpx import HttpxClient
 from tests.conformance.rest import (
     Network,
     Served,
@@ -28,23 +25,12 @@ from tests.conformance.rest import (
     proactive,
     register_at_level,
 )
-from tests.conformance.test_contract_any_ke import ke_url  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.ke
 
 POST = KnowledgeInteractionType.POST
 REACT = KnowledgeInteractionType.REACT
 LEVELS = [pytest.param(1, id="level1"), pytest.param(2, id="level2"), pytest.param(5, id="level5")]
-
-
-@pytest.fixture
-async def net(ke_url: str) -> AsyncIterator[Network]:  # noqa: F811 - the fixture
-    async with HttpxClient(ke_url) as client:
-        net = Network(ke_url, client)
-        try:
-            yield net
-        finally:
-            await net.close()
 
 
 async def poster(

@@ -15,12 +15,9 @@ afterwards.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from km_core import ExchangeStatus, KnowledgeInteractionType
-from km_httpx import HttpxClient
 from tests.conformance.rest import (
     Network,
     Served,
@@ -31,7 +28,6 @@ from tests.conformance.rest import (
     register_at_level,
     rows_within,
 )
-from tests.conformance.test_contract_any_ke import ke_url  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.ke
 
@@ -40,16 +36,6 @@ REACT = KnowledgeInteractionType.REACT
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
 BOOLEAN = "<http://www.w3.org/2001/XMLSchema#boolean>"
 LEVELS = [pytest.param(1, id="level1"), pytest.param(2, id="level2"), pytest.param(5, id="level5")]
-
-
-@pytest.fixture
-async def net(ke_url: str) -> AsyncIterator[Network]:  # noqa: F811 - the fixture
-    async with HttpxClient(ke_url) as client:
-        net = Network(ke_url, client)
-        try:
-            yield net
-        finally:
-            await net.close()
 
 
 def subclass_rules(net: Network) -> str:

@@ -9,12 +9,10 @@ Each test has KB ids and IRIs of its own (`Network`), and deletes its KBs afterw
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
 from km_core import ExchangeStatus, HandleRequest, KnowledgeInteractionType
-from km_httpx import HttpxClient
 from tests.conformance.rest import (
     STEP,
     Network,
@@ -25,22 +23,11 @@ from tests.conformance.rest import (
     respond,
     serve_until_answered,
 )
-from tests.conformance.test_contract_any_ke import ke_url  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.ke
 
 POST = KnowledgeInteractionType.POST
 REACT = KnowledgeInteractionType.REACT
-
-
-@pytest.fixture
-async def net(ke_url: str) -> AsyncIterator[Network]:  # noqa: F811 - the fixture
-    async with HttpxClient(ke_url) as client:
-        net = Network(ke_url, client)
-        try:
-            yield net
-        finally:
-            await net.close()
 
 
 async def test_variables_are_renamed_both_ways_whatever_the_triple_order(net: Network) -> None:

@@ -20,8 +20,8 @@ from km_core.patterns import GraphPattern, parse_graph_pattern
 
 from ._common import _PURPOSE_PARENTS, _error
 from ._state import _Interaction
-from ._values import check_binding_set, is_blank_node
-from .reasoner import same_value
+from ._values import check_binding_set
+from .reasoner import fits
 
 
 def _is_ki_name(name: str) -> bool:
@@ -111,18 +111,6 @@ def _validate_answer(binding_set: Any, pattern: GraphPattern | None) -> BindingS
     return bindings
 
 
-def _fits_any(binding: Mapping[str, str], incoming: BindingSet) -> bool:
-    """An answer fits when some incoming binding agrees with it on all its keys."""
-    if not incoming or incoming == [{}]:
-        return True
-    return any(all(_agrees(binding.get(k), v) for k, v in given.items()) for given in incoming)
-
-
-def _agrees(term: str | None, given: str) -> bool:
-    # A blank node is a fresh node wherever it is read: it never fits one that was sent.
-    return term is not None and not is_blank_node(given) and same_value(term, given)
-
-
 def _unmatched_binding(
     outgoing: BindingSet, incoming: BindingSet, ki: _Interaction
 ) -> dict[str, str] | None:
@@ -138,15 +126,10 @@ def _unmatched_binding(
     if ki.kind is KnowledgeInteractionType.REACT:
         argument = ki.argument.variables if ki.argument else frozenset()
         shared = argument & (ki.result.variables if ki.result else frozenset())
+    wanted = [
+        {k: v for k, v in source.items() if shared is None or k in shared} for source in given
+    ]
     for binding in outgoing:
-        fits = any(
-            all(
-                _agrees(binding.get(k), v)
-                for k, v in source.items()
-                if shared is None or k in shared
-            )
-            for source in given
-        )
-        if not fits:
+        if not any(fits(binding, one) for one in wanted):
             return binding
     return None

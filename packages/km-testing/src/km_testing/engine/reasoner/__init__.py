@@ -14,7 +14,7 @@ Layers, lowest first: `_terms` (terms and triples as text), `_rule` (the rule mo
 matches), `_bindings` (translation and joins), `_planner`, `_executor`, `_gaps`.
 """
 
-from ._bindings import Binding
+from ._bindings import Binding, fits
 from ._executor import Apply, run_ask, run_post
 from ._gaps import knowledge_gaps
 from ._jena_rules import JenaRule, RuleSyntaxError, parse_rules
@@ -36,6 +36,7 @@ __all__ = [
     "RuleSyntaxError",
     "Triple",
     "domain_rules",
+    "fits",
     "flags_for",
     "is_variable",
     "knowledge_gaps",

@@ -16,7 +16,9 @@ from ._terms import is_variable, same_value
 __all__ = [
     "Binding",
     "Covered",
+    "answers_that_fit",
     "conflicts",
+    "fits",
     "full",
     "join",
     "keep_compatible",
@@ -111,3 +113,22 @@ def unique(bindings: Iterable[Mapping[str, str]]) -> list[Binding]:
     for binding in bindings:
         seen.setdefault(frozenset(binding.items()), dict(binding))
     return list(seen.values())
+
+
+def fits(binding: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    """Whether ``binding`` gives every variable ``wanted`` binds the same value, as the KE checks.
+
+    A blank node that was sent never fits: it is a fresh node wherever it is read.
+    """
+    return all(
+        k in binding and not v.startswith("_:") and same_value(binding[k], v)
+        for k, v in wanted.items()
+    )
+
+
+def answers_that_fit(answer: list[Binding], asked: Sequence[Mapping[str, str]]) -> list[Binding]:
+    """The answers that fit some asked binding (all of them when an asked binding is empty)."""
+    given = [b for b in asked if b]
+    if not given or len(given) < len(asked):
+        return answer
+    return [b for b in answer if any(fits(b, wanted) for wanted in given)]

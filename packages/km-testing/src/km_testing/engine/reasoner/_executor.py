@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from ._bindings import (
     Binding,
     Covered,
+    answers_that_fit,
     full,
     join,
     keep_compatible,
@@ -168,7 +169,7 @@ async def run_ask(plan: Plan, bindings: list[Binding], apply: Apply) -> list[Bin
     run.filters({plan.start: bindings or [{}]})
     try:
         answer = await run.combined(plan.start)
-        return _in_order(keep_compatible_answer(answer, bindings), plan.start.rule.antecedent)
+        return _in_order(answers_that_fit(answer, bindings), plan.start.rule.antecedent)
     finally:
         await run.finish()
 
@@ -207,23 +208,3 @@ def _in_order(bindings: list[Binding], triples: Sequence[Triple]) -> list[Bindin
 
 async def _given(bindings: list[Binding]) -> list[Binding]:
     return bindings
-
-
-def keep_compatible_answer(answer: list[Binding], asked: list[Binding]) -> list[Binding]:
-    """The answers that agree with some binding of the ask, as the KE filters them.
-
-    An answer fits an asked binding when it gives every variable that binding binds the same
-    value; a blank node that was asked never fits (it is a fresh node wherever it is read).
-    """
-    given = [b for b in asked if b]
-    if not given or len(given) < len(asked):
-        return answer
-    from ._terms import same_value
-
-    def fits(binding: Binding, wanted: Binding) -> bool:
-        return all(
-            k in binding and not v.startswith("_:") and same_value(binding[k], v)
-            for k, v in wanted.items()
-        )
-
-    return [b for b in answer if any(fits(b, wanted) for wanted in given)]
