@@ -13,7 +13,7 @@ CORE_SOURCE = Path(km_core.__file__).parent
 
 def test_importing_km_core_does_not_import_httpx() -> None:
     code = (
-        "import sys, km_core, km_core._knowledge_base, km_core._dependencies; "
+        "import sys, km_core, km_core._knowledge_base, km_core._inject; "
         "assert 'httpx' not in sys.modules, sorted(m for m in sys.modules if 'httpx' in m)"
     )
     completed = subprocess.run(

@@ -6,8 +6,14 @@ Everything public is importable from this package; its modules are private.
 from .__about__ import __version__
 from ._access_log import ACCESS_LOGGER_NAME
 from ._backoff import Backoff
-from ._binding_model import BindingModel
-from ._dependencies import Depends, RequestContext
+from ._binding import BindingModel
+from ._declarations import (
+    AnswerKnowledgeInteraction,
+    AskKnowledgeInteraction,
+    KnowledgeInteraction,
+    PostKnowledgeInteraction,
+    ReactKnowledgeInteraction,
+)
 from ._errors import (
     BindingValidationError,
     ClientClosedError,
@@ -27,15 +33,14 @@ from ._errors import (
     UnexpectedResponseError,
     UnknownKnowledgeInteractionError,
 )
-from ._interactions import (
-    AnswerKnowledgeInteraction,
-    AskKnowledgeInteraction,
-    KnowledgeInteraction,
-    PostKnowledgeInteraction,
-    ReactKnowledgeInteraction,
+from ._inject import Depends
+from ._knowledge_base import (
+    AskResponse,
+    ErrorPolicy,
+    KnowledgeBase,
+    PostResponse,
+    RequestContext,
 )
-from ._knowledge_base import AskResponse, ErrorPolicy, KnowledgeBase, PostResponse
-from ._lifespan import Lifespan
 from ._models import (
     AskExchangeInfo,
     AskResult,
@@ -57,6 +62,7 @@ from ._models import (
 )
 from ._protocol import ClientProtocol
 from ._rdf import IRI, XSD, Datatype, LangString, RDFTerm, TypedLiteral
+from ._serving import Lifespan
 
 __all__ = [
     "ACCESS_LOGGER_NAME",

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import time
 
-from ._backoff import Backoff
-from ._errors import KnowledgeEngineError, KnowledgeEngineUnavailableError
-from ._protocol import ClientProtocol
-from ._retry import Episode
+from km_core._backoff import Backoff
+from km_core._errors import KnowledgeEngineError, KnowledgeEngineUnavailableError
+from km_core._protocol import ClientProtocol
+from km_core._retry import Episode
 
 __all__ = ["describe_attempts", "wait_for_engine"]
 

@@ -1,8 +1,9 @@
 """Signal capture for a serving knowledge base: SIGINT and SIGTERM stop it, then are restored.
 
 The first SIGINT or SIGTERM asks for a graceful stop; a second SIGINT cancels the handlers in
-flight at once. `install_signal_handlers` returns the function that puts back the handlers that
-were there before, or ``None`` where the event loop cannot take signals (not the main thread).
+flight at once. `capture_signals` is a context manager that puts back, on exit, the handlers
+that were there before; where the event loop cannot take signals (not the main thread) it
+captures nothing, and the caller stops the KB itself.
 """
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-__all__ = ["install_signal_handlers"]
+__all__ = ["capture_signals"]
 
 logger = logging.getLogger("km_core")
 
 
-def install_signal_handlers(
+@contextlib.contextmanager
+def capture_signals(
     kb_id: str, stop: Callable[[], None], force: Callable[[], None]
-) -> Callable[[], None] | None:
-    """SIGINT/SIGTERM call ``stop``; a second SIGINT calls ``force``. Returns the undo.
+) -> Iterator[None]:
+    """Within the block, SIGINT/SIGTERM call ``stop``, and a second SIGINT calls ``force``.
 
     Args:
         kb_id: The knowledge base, for the log.
@@ -55,11 +57,11 @@ def install_signal_handlers(
         for sig in signals:
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
-        return None
-
-    def restore() -> None:
+        yield
+        return
+    try:
+        yield
+    finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
             signal.signal(sig, previous[sig])
-
-    return restore

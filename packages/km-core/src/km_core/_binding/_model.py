@@ -9,9 +9,9 @@ from typing import Annotated, Any, ClassVar, NamedTuple, Self, Union, get_args, 
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ._errors import BindingValidationError, ConfigurationError
-from ._models import Binding
-from ._rdf import Converter, check_bindable, converter_for, short_repr
+from km_core._errors import BindingValidationError, ConfigurationError
+from km_core._models import Binding
+from km_core._rdf import Converter, check_bindable, converter_for, short_repr
 
 __all__ = ["BindingModel"]
 

@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any, TypeAlias
 
-from ._dependencies import run_in_default_thread
-from ._errors import ConfigurationError, StartupError
+from km_core._errors import ConfigurationError, StartupError
+from km_core._inject import run_in_default_thread
 
 __all__ = ["Hook", "Lifespan", "ServiceLife"]
 

@@ -1,0 +1,190 @@
+"""Dispatch: one handle request to its handler, and the handler's result to a response.
+
+`Dispatcher.answer` finds the interaction a request names, runs its handler with the
+interaction's timeout, converts the result to a checked binding set, and turns every failure
+(unknown interaction, error, timeout) into the answer the error policy gives, with a log line
+that names the KB, the interaction, the request and the requester. `Dispatcher.invoke` is the
+part that `KnowledgeBase.call` shares: injection, handler, conversion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from km_core._access_log import ANSWERED
+from km_core._binding import to_binding_set
+from km_core._declarations import Handled, Registry
+from km_core._errors import BindingValidationError
+from km_core._inject import Dependant, Injection, RunSync
+from km_core._models import BindingSet, HandleRequest, HandleResponse
+
+from ._host import HandlingHost
+from ._policy import failure
+
+__all__ = ["ContextFactory", "Dispatcher"]
+
+logger = logging.getLogger("km_core")
+
+ContextFactory = Callable[[Handled, str | None, int | None], object]
+"""Makes the request context a handler may ask for: (interaction, requesting KB id, handle
+request id)."""
+
+
+class _HandlerTimeout(Exception):
+    """A handler did not answer within its timeout."""
+
+
+class Dispatcher:
+    """Runs handle requests through their handlers."""
+
+    __slots__ = ("_abandoned", "_context", "_host", "_overridden", "_registry", "run_sync")
+
+    def __init__(
+        self,
+        host: HandlingHost,
+        registry: Registry,
+        context: ContextFactory,
+        overridden: dict[Callable[..., Any], Dependant],
+        run_sync: RunSync,
+    ) -> None:
+        self._host = host
+        self._registry = registry
+        self._context = context
+        self._overridden = overridden
+        self.run_sync = run_sync
+        """Runs sync handlers and factories: the handling loop's thread pool while it runs."""
+        self._abandoned: set[asyncio.Task[Any]] = set()
+
+    def failure(self, request: HandleRequest, reason: str) -> HandleResponse:
+        """The answer to a request that could not be served, per the error policy."""
+        return failure(self._host.error_policy, request, reason)
+
+    async def answer(self, request: HandleRequest) -> tuple[HandleResponse, str]:
+        """The response to a request, and its outcome for the access log.
+
+        The response holds the handler's bindings, or a failure per the error policy.
+
+        Raises:
+            asyncio.CancelledError: the handler was cancelled; its first argument is the reason
+                to answer with.
+        """
+        kb_id = self._host.id
+        ki = self._registry.handled(request.knowledge_interaction_id)
+        if ki is None:
+            logger.error(
+                "knowledge base %s: handle request %d from %s names unknown knowledge "
+                "interaction %s",
+                kb_id,
+                request.handle_request_id,
+                request.requesting_knowledge_base_id,
+                request.knowledge_interaction_id,
+            )
+            return self.failure(
+                request,
+                f"knowledge base {kb_id} has no knowledge interaction "
+                f"{request.knowledge_interaction_id}",
+            ), "no such interaction"
+        try:
+            binding_set = await self._run_handler(ki, request)
+        except _HandlerTimeout as timeout:
+            logger.error(
+                "knowledge base %s: handler of %r did not answer handle request %d from %s "
+                "within %s s",
+                kb_id,
+                ki.name,
+                request.handle_request_id,
+                request.requesting_knowledge_base_id,
+                timeout,
+            )
+            return self.failure(
+                request, f"the handler of {ki.name!r} did not answer within {timeout} s"
+            ), f"handler timed out after {timeout} s"
+        except asyncio.CancelledError:
+            logger.warning(
+                "knowledge base %s: handler of %r was cancelled on handle request %d from %s",
+                kb_id,
+                ki.name,
+                request.handle_request_id,
+                request.requesting_knowledge_base_id,
+            )
+            raise asyncio.CancelledError(
+                f"knowledge base {kb_id} stopped before {ki.name!r} answered"
+            ) from None
+        except Exception as exc:
+            logger.exception(
+                "knowledge base %s: handler of %r failed on handle request %d from %s",
+                kb_id,
+                ki.name,
+                request.handle_request_id,
+                request.requesting_knowledge_base_id,
+            )
+            return self.failure(
+                request, f"the handler of {ki.name!r} failed ({type(exc).__name__})"
+            ), f"handler failed ({type(exc).__name__})"
+        return (
+            HandleResponse(handle_request_id=request.handle_request_id, binding_set=binding_set),
+            ANSWERED,
+        )
+
+    async def _run_handler(self, ki: Handled, request: HandleRequest) -> BindingSet:
+        timeout = ki.timeout if ki.timeout is not None else self._host.handler_timeout
+        if timeout is None:
+            return await self._handle(ki, request)
+        work = asyncio.create_task(self._handle(ki, request))
+        try:
+            done, _ = await asyncio.wait({work}, timeout=timeout)
+        except asyncio.CancelledError:
+            work.cancel()
+            self._keep(work)
+            raise
+        if work in done:
+            return work.result()
+        # Too late: answer now. An async handler is cancelled; a sync one's thread cannot be,
+        # and finishes unobserved (the thread pool still bounds how many run).
+        work.cancel()
+        self._keep(work)
+        raise _HandlerTimeout(timeout)
+
+    def _keep(self, task: asyncio.Task[Any]) -> None:
+        """Hold a reference to a task left behind, and retrieve its outcome when it ends."""
+        self._abandoned.add(task)
+        kb_id = self._host.id
+
+        def done(finished: asyncio.Task[Any]) -> None:
+            self._abandoned.discard(finished)
+            if not finished.cancelled() and finished.exception() is not None:
+                logger.debug(
+                    "knowledge base %s: a timed-out handler ended with %r",
+                    kb_id,
+                    finished.exception(),
+                )
+
+        task.add_done_callback(done)
+
+    async def _handle(self, ki: Handled, request: HandleRequest) -> BindingSet:
+        context = self._context(ki, request.requesting_knowledge_base_id, request.handle_request_id)
+        return await self.invoke(ki, request.binding_set, context)
+
+    async def invoke(self, ki: Handled, binding_set: BindingSet, context: object) -> BindingSet:
+        """Inject, call the handler, and convert its result to a checked binding set.
+
+        Raises:
+            BindingValidationError: the result is not a binding set of the interaction.
+            Exception: whatever the handler or a dependency raised.
+        """
+        injection = Injection(
+            context, self._host.dependency_overrides, self._overridden, self.run_sync
+        )
+        result = await ki.handler(binding_set, injection)
+        bindings = to_binding_set(
+            result, what=f"the result of the handler of {ki.name!r}", model=ki.output_model
+        )
+        if bindings and not ki.has_result:
+            raise BindingValidationError(
+                f"the handler of {ki.name!r} returned {len(bindings)} bindings, but the "
+                "interaction has no result graph pattern; return an empty list or None"
+            )
+        return bindings

@@ -1,0 +1,226 @@
+"""The handling loop: one long poll at a time, each request served in its own task.
+
+`HandlingLoop.run` acquires a permit, polls, and on a handle request starts a task that runs
+the request through the `Dispatcher` (handler, conversion), releases the permit and posts the
+response with the `Responder`; then it polls again at once. So at most
+``max_concurrent_handlers`` handlers run at the same time, and exactly one poll is open, as the
+KE requires. Poll failures back off; a 404 registers the KB again through the `Session`; EXIT,
+a stop or a cancellation end the polls, and every accepted request is answered before ``run``
+returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from km_core._access_log import access_logger, log_access
+from km_core._declarations import Registry
+from km_core._errors import KnowledgeEngineError, PollConflictError, SmartConnectorNotFoundError
+from km_core._inject import Dependant, executor_runner
+from km_core._lifecycle import Lifecycle, Registration
+from km_core._models import HandleRequest, PollResult
+from km_core._retry import Episode
+from km_core._session import Session
+
+from ._dispatch import ContextFactory, Dispatcher
+from ._host import HandlingHost
+from ._in_flight import InFlight
+from ._respond import Responder
+
+__all__ = ["QUICK_REPOLL", "HandlingLoop"]
+
+logger = logging.getLogger("km_core")
+
+QUICK_REPOLL = 1.0
+"""A heartbeat (REPOLL) sooner than this many seconds after the poll began is not a real one:
+the KE's come after 29 s. Twice in a row, it counts as a failure, and the loop backs off."""
+
+
+class _QuickHeartbeat(Exception):
+    """The poll came back with nothing to handle, long before a heartbeat is due."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"the poll was answered with a heartbeat within {QUICK_REPOLL:g} s, long before the "
+            "Knowledge Engine's 29 s; is a proxy answering in its place?"
+        )
+
+
+class HandlingLoop:
+    """One run of a knowledge base's handling loop."""
+
+    def __init__(
+        self,
+        host: HandlingHost,
+        *,
+        registry: Registry,
+        session: Session,
+        state: Lifecycle,
+        in_flight: InFlight,
+        responder: Responder,
+        context: ContextFactory,
+        overridden: dict[Callable[..., Any], Dependant],
+        max_concurrent_handlers: int,
+    ) -> None:
+        self._host = host
+        self._session = session
+        self._state = state
+        self._in_flight = in_flight
+        self._responder = responder
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max_concurrent_handlers, thread_name_prefix="km-handler"
+        )
+        self._dispatcher = Dispatcher(
+            host, registry, context, overridden, executor_runner(self._executor)
+        )
+        self._registry = registry
+        self._permits = asyncio.Semaphore(max_concurrent_handlers)
+        self._max = max_concurrent_handlers
+
+    async def run(self, loops: int | None, grace_period: float | None) -> None:
+        """Poll and serve until EXIT, a stop, or ``loops`` polls; then drain."""
+        kb_id, state = self._host.id, self._state
+        state.start_handling()
+        logger.info(
+            "knowledge base %s: handling loop started (max_concurrent_handlers=%d)",
+            kb_id,
+            self._max,
+        )
+        try:
+            await self._poll(loops)
+        except asyncio.CancelledError:
+            own = state.handling.task if state.handling is not None else None
+            if not state.stop_requested or own is None or own.cancelling() > 1:
+                raise
+            own.uncancel()  # the cancellation was ours: stop() asked for a graceful stop
+            logger.info(
+                "knowledge base %s: stopping; %d requests in flight", kb_id, len(self._in_flight)
+            )
+        finally:
+            try:
+                await self._in_flight.drain(grace_period if state.stop_requested else None)
+            finally:
+                self._executor.shutdown(wait=False)
+                state.end_handling()
+                logger.info("knowledge base %s: handling loop stopped", kb_id)
+
+    async def _poll(self, loops: int | None) -> None:
+        host, permits, session, state = self._host, self._permits, self._session, self._state
+        client, kb_id = host.client, host.id
+        polls = 0
+        episode = Episode(host.poll_backoff, kb_id=kb_id, what="polling")
+        quick_repolls = 0
+        conflict_retried = False
+        while loops is None or polls < loops:
+            await permits.acquire()
+            polls += 1
+            started = time.monotonic()
+            try:
+                result, request = await client.poll_ki_call(kb_id)
+            except SmartConnectorNotFoundError as exc:
+                permits.release()
+                if not await session.register_again(exc, episode):
+                    break
+                continue
+            except PollConflictError as exc:
+                permits.release()
+                if not conflict_retried and not episode.failures:
+                    # KE 1.5.0 now and then refuses a poll that follows an answered one at
+                    # once, as if that one were still open: try again once, at once.
+                    conflict_retried = True
+                    logger.debug("knowledge base %s: %s; polling again", kb_id, exc)
+                    continue
+                await episode.pause(exc)
+                continue
+            except KnowledgeEngineError as exc:
+                # Whatever the KE (or a proxy) answered, trying again later may work: back off.
+                # Only EXIT, a stop, or a closed client (ClientClosedError) end the loop.
+                permits.release()
+                await episode.pause(exc)
+                continue
+            except BaseException:
+                permits.release()
+                raise
+            if result is PollResult.REPOLL and time.monotonic() - started < QUICK_REPOLL:
+                # A heartbeat comes after 29 s; one at once, again and again, is a proxy or a
+                # KE in trouble, and polling on at once would spin.
+                quick_repolls += 1
+                if quick_repolls > 1:
+                    permits.release()
+                    await episode.pause(_QuickHeartbeat())
+                    continue
+            else:
+                quick_repolls = 0
+                conflict_retried = False
+                if episode.failures:
+                    episode.succeeded()
+            if result is PollResult.HANDLE and request is not None:
+                self._in_flight.add(
+                    asyncio.create_task(
+                        self._serve(request), name=f"km-handle-{request.handle_request_id}"
+                    )
+                )
+                # A client may answer polls without suspending (requests already queued):
+                # yield once per request, so that a burst neither starves other tasks nor
+                # starts all its handlers (and their threads) in one turn of the event loop.
+                await asyncio.sleep(0)
+                continue
+            permits.release()
+            if result is PollResult.EXIT:
+                if await session.lease_lost():
+                    lost = KnowledgeEngineError("the KE dropped the KB: its lease expired")
+                    if not await session.register_again(lost, episode):
+                        break
+                    continue
+                logger.info("knowledge base %s: the KE asked the loop to exit", kb_id)
+                if not state.stop_requested:
+                    state.registration = Registration.ENDED
+                break
+            if result is PollResult.HANDLE:
+                logger.error(
+                    "knowledge base %s: the client reported a handle request without one", kb_id
+                )
+
+    async def _serve(self, request: HandleRequest) -> None:
+        """Run one handle request to its response; never raises but for cancellation.
+
+        The permit is held while the handler runs and released before the response is posted,
+        so the next poll overlaps that round trip. Once the response is posted (or dropped),
+        the request is logged on the access log.
+        """
+        logged = access_logger.isEnabledFor(logging.INFO)  # off: no clock, no words
+        started = time.perf_counter() if logged else 0.0
+        cancelled = False
+        try:
+            response, outcome = await self._dispatcher.answer(request)
+        except asyncio.CancelledError as exc:
+            cancelled = True
+            reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else None
+            response = self._dispatcher.failure(
+                request, reason or f"knowledge base {self._host.id} stopped before answering"
+            )
+            outcome = "cancelled"
+        finally:
+            self._permits.release()
+        delivered = False
+        try:
+            delivered = await self._responder.respond(request, response)
+        finally:
+            if logged:
+                ki = self._registry.handled(request.knowledge_interaction_id)
+                log_access(
+                    kb_id=self._host.id,
+                    ki_name=ki.name if ki is not None else None,
+                    request=request,
+                    response=response,
+                    outcome=outcome,
+                    delivered=delivered,
+                    started=started,
+                )
+            if cancelled:
+                raise asyncio.CancelledError
