@@ -430,8 +430,7 @@ class KnowledgeBase(Declaring, SyncCalls, ServiceHooks):
         dispatcher = Dispatcher(
             self, self._registry, self._request_context, self._overridden, run_in_default_thread
         )
-        context = self._request_context(found, requesting_kb_id, None)
-        return await dispatcher.invoke(found, bindings, context)
+        return await dispatcher.invoke(found, bindings, requesting_kb_id, None)
 
     def _request_context(
         self, ki: Handled, requesting_kb_id: str | None, handle_request_id: int | None

@@ -40,7 +40,15 @@ class _HandlerTimeout(Exception):
 class Dispatcher:
     """Runs handle requests through their handlers."""
 
-    __slots__ = ("_abandoned", "_context", "_host", "_overridden", "_registry", "run_sync")
+    __slots__ = (
+        "_abandoned",
+        "_context",
+        "_host",
+        "_overridden",
+        "_plain",
+        "_registry",
+        "run_sync",
+    )
 
     def __init__(
         self,
@@ -56,6 +64,8 @@ class Dispatcher:
         self._overridden = overridden
         self.run_sync = run_sync
         """Runs sync handlers and factories: the handling loop's thread pool while it runs."""
+        self._plain = Injection(None, {}, overridden, run_sync)
+        """What a handler without parameters to inject gets: only the thread runner."""
         self._abandoned: set[asyncio.Task[Any]] = set()
 
     def failure(self, request: HandleRequest, reason: str) -> HandleResponse:
@@ -88,7 +98,16 @@ class Dispatcher:
                 f"{request.knowledge_interaction_id}",
             ), "no such interaction"
         try:
-            binding_set = await self._run_handler(ki, request)
+            timeout = ki.timeout if ki.timeout is not None else self._host.handler_timeout
+            if timeout is None:
+                binding_set = await self.invoke(
+                    ki,
+                    request.binding_set,
+                    request.requesting_knowledge_base_id,
+                    request.handle_request_id,
+                )
+            else:
+                binding_set = await self._run_handler(ki, request, timeout)
         except _HandlerTimeout as timeout:
             logger.error(
                 "knowledge base %s: handler of %r did not answer handle request %d from %s "
@@ -124,18 +143,24 @@ class Dispatcher:
             return self.failure(
                 request, f"the handler of {ki.name!r} failed ({type(exc).__name__})"
             ), f"handler failed ({type(exc).__name__})"
-        return (
-            HandleResponse(handle_request_id=request.handle_request_id, binding_set=binding_set),
-            ANSWERED,
+        # The bindings were checked by `invoke`: no second validation.
+        response = HandleResponse.model_construct(
+            handle_request_id=request.handle_request_id, binding_set=binding_set
         )
+        return response, ANSWERED
 
-    async def _run_handler(self, ki: Handled, request: HandleRequest) -> BindingSet:
-        timeout = ki.timeout if ki.timeout is not None else self._host.handler_timeout
-        if timeout is None:
-            return await self._handle(ki, request)
-        work = asyncio.create_task(self._handle(ki, request))
+    async def _run_handler(self, ki: Handled, request: HandleRequest, limit: float) -> BindingSet:
+        """Run the handler for at most ``limit`` seconds; raise `_HandlerTimeout` after."""
+        work = asyncio.create_task(
+            self.invoke(
+                ki,
+                request.binding_set,
+                request.requesting_knowledge_base_id,
+                request.handle_request_id,
+            )
+        )
         try:
-            done, _ = await asyncio.wait({work}, timeout=timeout)
+            done, _ = await asyncio.wait({work}, timeout=limit)
         except asyncio.CancelledError:
             work.cancel()
             self._keep(work)
@@ -146,7 +171,7 @@ class Dispatcher:
         # and finishes unobserved (the thread pool still bounds how many run).
         work.cancel()
         self._keep(work)
-        raise _HandlerTimeout(timeout)
+        raise _HandlerTimeout(limit)
 
     def _keep(self, task: asyncio.Task[Any]) -> None:
         """Hold a reference to a task left behind, and retrieve its outcome when it ends."""
@@ -164,21 +189,30 @@ class Dispatcher:
 
         task.add_done_callback(done)
 
-    async def _handle(self, ki: Handled, request: HandleRequest) -> BindingSet:
-        context = self._context(ki, request.requesting_knowledge_base_id, request.handle_request_id)
-        return await self.invoke(ki, request.binding_set, context)
-
-    async def invoke(self, ki: Handled, binding_set: BindingSet, context: object) -> BindingSet:
+    async def invoke(
+        self,
+        ki: Handled,
+        binding_set: BindingSet,
+        requesting_kb_id: str | None,
+        handle_request_id: int | None,
+    ) -> BindingSet:
         """Inject, call the handler, and convert its result to a checked binding set.
+
+        The request context is made only for a handler that has parameters to inject.
 
         Raises:
             BindingValidationError: the result is not a binding set of the interaction.
             Exception: whatever the handler or a dependency raised.
         """
-        injection = Injection(
-            context, self._host.dependency_overrides, self._overridden, self.run_sync
-        )
-        result = await ki.handler(binding_set, injection)
+        handler = ki.handler
+        if handler.parameters:
+            context = self._context(ki, requesting_kb_id, handle_request_id)
+            injection = Injection(
+                context, self._host.dependency_overrides, self._overridden, self.run_sync
+            )
+        else:
+            injection = self._plain
+        result = await handler(binding_set, injection)
         bindings = to_binding_set(
             result, what=f"the result of the handler of {ki.name!r}", model=ki.output_model
         )
