@@ -31,13 +31,8 @@ from ._declarations import (
     Registry,
 )
 from ._errors import ConfigurationError
-from ._handling import (
-    Dispatcher,
-    ErrorPolicy,
-    HandlingLoop,
-    InFlight,
-    Responder,
-)
+from ._handling import Dispatcher, HandlingLoop, InFlight, Responder
+from ._handling._policy import ErrorPolicy  # its defining module: the reference links to it
 from ._inject import ContextValue, Dependant, run_in_default_thread
 from ._lifecycle import Lifecycle
 from ._models import Binding, BindingSet, KnowledgeBaseInfo, LeaseInfo
