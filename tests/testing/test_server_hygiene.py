@@ -27,7 +27,7 @@ from km_core import (
     KnowledgeInteractionType,
 )
 from km_testing import LocalEngineClient, LocalKnowledgeEngine, create_app
-from km_testing._server import MAX_BODY_SIZE
+from km_testing._server._bodies import MAX_BODY_SIZE
 from tests.testing.serving import HOST, ResponseRecorder, http_client, serving
 
 BASE = "http://ke.test/rest"
