@@ -47,7 +47,7 @@ class Dispatcher:
         "_overridden",
         "_plain",
         "_registry",
-        "run_sync",
+        "_run_sync",
     )
 
     def __init__(
@@ -62,8 +62,7 @@ class Dispatcher:
         self._registry = registry
         self._context = context
         self._overridden = overridden
-        self.run_sync = run_sync
-        """Runs sync handlers and factories: the handling loop's thread pool while it runs."""
+        self._run_sync = run_sync  # the handling loop's thread pool while it runs
         self._plain = Injection(None, {}, overridden, run_sync)
         """What a handler without parameters to inject gets: only the thread runner."""
         self._abandoned: set[asyncio.Task[Any]] = set()
@@ -208,7 +207,7 @@ class Dispatcher:
         if handler.parameters:
             context = self._context(ki, requesting_kb_id, handle_request_id)
             injection = Injection(
-                context, self._host.dependency_overrides, self._overridden, self.run_sync
+                context, self._host.dependency_overrides, self._overridden, self._run_sync
             )
         else:
             injection = self._plain
