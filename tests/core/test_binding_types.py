@@ -31,7 +31,8 @@ from km_core import (
     RDFTerm,
     TypedLiteral,
 )
-from km_core._rdf import escape, parse_term, unescape, write_literal
+from km_core.terms import escape, parse_term, unescape
+from km_core.terms._parse import write_literal
 
 CELSIUS = "http://example.org/celsius"
 FAHRENHEIT = "http://example.org/fahrenheit"

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ._errors import BindingValidationError, ConfigurationError
 from ._models import Binding
-from ._rdf import Converter, check_bindable, converter_for, short_repr
+from .terms._convert import Converter, check_bindable, converter_for, short_repr
 
 __all__ = ["BindingModel"]
 

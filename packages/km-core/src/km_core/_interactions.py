@@ -30,7 +30,8 @@ from ._models import (
     KnowledgeInteractionRegistration,
     KnowledgeInteractionType,
 )
-from ._rdf import short_repr, unreadable
+from .terms import unreadable
+from .terms._convert import short_repr
 
 __all__ = [
     "AnswerKnowledgeInteraction",

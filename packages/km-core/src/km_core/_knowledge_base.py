@@ -61,9 +61,9 @@ from ._models import (
     PostExchangeInfo,
 )
 from ._protocol import ClientProtocol
-from ._rdf import is_absolute_iri
 from ._retry import Episode
 from ._signals import install_signal_handlers
+from .terms import is_absolute_iri
 
 __all__ = ["AskResponse", "ErrorPolicy", "KnowledgeBase", "PostResponse"]
 

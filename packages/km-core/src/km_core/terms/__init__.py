@@ -6,21 +6,10 @@ term: ``<http://…>`` for an IRI, ``"text"``, ``"text"@lang`` or ``"lexical"^^<
 literal, ``_:label`` for a blank node.
 """
 
-from ._rdf import (
-    FLOAT_TYPES,
-    INTEGER_TYPES,
-    RDF,
-    XSD,
-    XSD_DECIMAL,
-    XSD_STRING,
-    Term,
-    escape,
-    is_absolute_iri,
-    parse_term,
-    split_literal,
-    unescape,
-    unreadable,
-)
+from ._escape import escape, unescape
+from ._iri import is_absolute_iri
+from ._namespaces import FLOAT_TYPES, INTEGER_TYPES, RDF, XSD, XSD_DECIMAL, XSD_STRING
+from ._parse import Term, parse_term, split_literal, unreadable
 
 __all__ = [
     "FLOAT_TYPES",
