@@ -24,12 +24,12 @@ from ._errors import (
     GraphPatternError,
     HandlerDeclarationError,
 )
-from ._graph_pattern import GraphPattern, parse_graph_pattern
 from ._models import (
     BindingSet,
     KnowledgeInteractionRegistration,
     KnowledgeInteractionType,
 )
+from .patterns import GraphPattern, parse_graph_pattern
 from .terms import unreadable
 from .terms._convert import short_repr
 
