@@ -54,7 +54,8 @@ def parse_graph_pattern(
     Raises:
         GraphPatternError: The pattern is empty or blank, is not valid SPARQL (the error
             gives the line and column in ``pattern``), uses a prefix that ``prefixes`` does
-            not define, uses a relative IRI, or contains anything but triples: FILTER,
+            not define, uses an IRI that is not absolute (the error says why, as
+            `km_core.terms.iri_problem` does), or contains anything but triples: FILTER,
             OPTIONAL, UNION, MINUS, BIND, VALUES, GRAPH, SERVICE, a nested group or subquery,
             a property path or a blank node. Also raised when ``prefixes`` does not map
             prefix names to strings.

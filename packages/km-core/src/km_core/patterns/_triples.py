@@ -12,16 +12,12 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from km_core._errors import GraphPatternError
-from km_core.terms._namespaces import XSD_STRING
+from km_core.terms import XSD_STRING, iri_problem
 
 from ._source import Report
 
 if TYPE_CHECKING:
     from rdflib.term import Literal, Node, URIRef
-
-# Characters SPARQL does not allow inside <...>, and the scheme that makes an IRI absolute.
-_NOT_IN_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
-_IRI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 
 # A reserved character escaped in the local part of a prefixed name, like ex:a\.b.
 _LOCAL_ESCAPE = re.compile(r"\\(.)")
@@ -153,15 +149,16 @@ class TripleReader:
         """The IRI as an rdflib term, if it is absolute and can be written as ``<...>``."""
         from rdflib.term import URIRef
 
-        if _NOT_IN_IRI.search(iri) or not _IRI_SCHEME.match(iri):
+        problem = iri_problem(iri)
+        if problem is not None:
             if prefix is not None:
                 raise self._report.error(
-                    f"prefix {prefix!r} expands to {iri!r}, which is not an absolute IRI; "
-                    "check its namespace in prefixes"
+                    f"prefix {prefix!r} expands to {iri!r}, which is not an absolute IRI: "
+                    f"{problem}; check its namespace in prefixes"
                 )
             raise self._report.error(
-                f"<{iri}> is a relative IRI: the Knowledge Engine needs absolute IRIs, "
-                "such as <http://example.org/thing>"
+                f"<{iri}> is not an absolute IRI: {problem}; the Knowledge Engine needs "
+                "absolute IRIs, such as <http://example.org/thing>"
             )
         return URIRef(iri)
 

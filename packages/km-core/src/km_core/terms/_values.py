@@ -16,7 +16,7 @@ from pydantic_core import core_schema
 from km_core._errors import ConfigurationError
 
 from ._escape import escape
-from ._iri import is_absolute_iri
+from ._iri import iri_problem
 from ._namespaces import XSD_STRING
 from ._parse import LANG_TAG, parse_term, write_literal
 
@@ -52,8 +52,11 @@ class IRI(_TextTerm):
             raise TypeError(f"an IRI is a str, not {type(value).__name__}")
         if value.startswith("<") and value.endswith(">"):
             value = value[1:-1]
-        if not is_absolute_iri(value):
-            raise ValueError(f"{value!r} is not an absolute IRI (like 'http://example.org/a')")
+        problem = iri_problem(value)
+        if problem is not None:
+            raise ValueError(
+                f"{value!r} is not an absolute IRI (like 'http://example.org/a'): {problem}"
+            )
         return super().__new__(cls, value)
 
     def __repr__(self) -> str:
@@ -130,8 +133,9 @@ class TypedLiteral:
     def __post_init__(self) -> None:
         if not isinstance(self.lexical, str):
             raise TypeError(f"TypedLiteral.lexical must be a str, not {type(self.lexical)}")
-        if not isinstance(self.datatype, str) or not is_absolute_iri(self.datatype):
-            raise ValueError(f"{self.datatype!r} is not an absolute datatype IRI")
+        problem = iri_problem(self.datatype) if isinstance(self.datatype, str) else "not a str"
+        if problem is not None:
+            raise ValueError(f"{self.datatype!r} is not an absolute datatype IRI: {problem}")
 
     def __str__(self) -> str:
         return write_literal(self.lexical, self.datatype)
@@ -148,5 +152,6 @@ class Datatype:
     iri: str
 
     def __post_init__(self) -> None:
-        if not is_absolute_iri(self.iri):
-            raise ConfigurationError(f"Datatype({self.iri!r}): not an absolute IRI")
+        problem = iri_problem(self.iri)
+        if problem is not None:
+            raise ConfigurationError(f"Datatype({self.iri!r}): not an absolute IRI: {problem}")
