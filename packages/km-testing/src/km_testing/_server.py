@@ -45,8 +45,9 @@ from km_core import (
     KnowledgeInteractionType,
     PollResult,
 )
+from km_core.terms import iri_problem
 
-from .engine import LocalKnowledgeEngine, _forbidden_character
+from .engine import LocalKnowledgeEngine
 from .engine._values import check_binding_set
 
 __all__ = ["create_app"]
@@ -119,7 +120,6 @@ KI_TYPE_FIELD = "knowledgeInteractionType"
 KI_BASE_CLASS = "eu.knowledge.engine.rest.model.KnowledgeInteractionBase"
 _KI_TYPES = sorted(kind.value for kind in KnowledgeInteractionType)
 _KNOWN_TYPE_IDS = sorted([*_KI_TYPES, "KnowledgeInteractionBase"])
-_URI_FORBIDDEN = frozenset(' "<>\\^`{|}')
 
 _VIOLATION_ORDER = {
     name: index
@@ -344,12 +344,12 @@ def _model(model: type[M], body: Any, what: str) -> M:
 
 
 def _is_uri(text: str) -> bool:
-    """Roughly what ``java.net.URI`` accepts: no spaces, control or forbidden characters."""
-    return (
-        bool(text)
-        and not any(c in _URI_FORBIDDEN or c.isspace() for c in text)
-        and _forbidden_character(text) is None
-    )
+    """Roughly what ``java.net.URI`` accepts: no spaces, control or forbidden characters.
+
+    A relative reference is fine too, so km-core's IRI check is asked about the characters
+    alone: those of ``text`` after a scheme of its own.
+    """
+    return bool(text) and iri_problem("x:" + text) is None
 
 
 def _recipients(selector: Any) -> list[str] | None:
