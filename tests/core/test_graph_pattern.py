@@ -20,7 +20,7 @@ from rdflib import Literal, URIRef, Variable
 from rdflib.namespace import RDF, XSD
 
 from km_core import ConfigurationError, GraphPatternError
-from km_core._graph_pattern import GraphPattern, parse_graph_pattern
+from km_core.patterns import GraphPattern, parse_graph_pattern
 
 EX = "http://example.org/"
 PREFIXES = {"ex": EX, "xsd": str(XSD)}
@@ -290,7 +290,7 @@ def test_the_prefixes_are_a_read_only_copy() -> None:
 def test_importing_the_module_does_not_import_rdflib() -> None:
     code = (
         "import sys, km_core; before = 'rdflib' in sys.modules; "
-        "import km_core._graph_pattern; assert before or 'rdflib' not in sys.modules"
+        "import km_core.patterns._grammar; assert before or 'rdflib' not in sys.modules"
     )
     completed = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False

@@ -38,7 +38,7 @@ from km_core import (
     RDFTerm,
     TypedLiteral,
 )
-from km_core._rdf import Term, parse_term
+from km_core.terms import Term, parse_term
 from km_httpx import HttpxClient
 from km_testing import LocalKnowledgeEngine
 from tests.faults.harness import FAST, FULL_PATTERN, RecordingTestClient, assert_answered_once

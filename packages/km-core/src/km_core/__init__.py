@@ -61,8 +61,9 @@ from ._models import (
     PostResult,
 )
 from ._protocol import ClientProtocol
-from ._rdf import IRI, XSD, Datatype, LangString, RDFTerm, TypedLiteral
 from ._serving import Lifespan
+from .terms import XSD
+from .terms._values import IRI, Datatype, LangString, RDFTerm, TypedLiteral
 
 __all__ = [
     "ACCESS_LOGGER_NAME",

@@ -9,24 +9,30 @@ from __future__ import annotations
 import urllib.parse
 
 from ._errors import ConfigurationError
-from ._rdf import is_absolute_iri
+from .terms import iri_problem
 
 __all__ = ["check_kb_arguments", "check_kb_id"]
 
 
 def check_kb_id(id: object) -> None:
-    """Refuse a KB id the KE would refuse, or that cannot be sent in a header, before any call."""
-    if not isinstance(id, str) or not is_absolute_iri(id):
-        raise ConfigurationError(
-            f"knowledge base id {id!r} is not an absolute IRI (for example "
-            "'http://example.org/kb/trees'); the Knowledge Engine rejects anything else"
-        )
-    if not (id.isascii() and id.isprintable()):
+    """Refuse a KB id the KE would refuse, or that cannot be sent in a header, before any call.
+
+    An IRI with characters a header cannot carry (non-ASCII, control characters) is refused
+    with its URI form, percent-encoded, to use instead.
+    """
+    if isinstance(id, str) and not (id.isascii() and id.isprintable()):
         uri = urllib.parse.quote(id, safe=":/?#[]@!$&'()*+,;=%~")
+        if iri_problem(uri) is None:
+            raise ConfigurationError(
+                f"knowledge base id {id!r} cannot be sent in the Knowledge-Base-Id header, "
+                f"which takes printable ASCII only; use its URI form, with the other "
+                f"characters percent-encoded: {uri!r}"
+            )
+    problem = iri_problem(id) if isinstance(id, str) else "it is not a string"
+    if problem is not None:
         raise ConfigurationError(
-            f"knowledge base id {id!r} cannot be sent in the Knowledge-Base-Id header, which "
-            f"takes printable ASCII only; use its URI form, with the other characters "
-            f"percent-encoded: {uri!r}"
+            f"knowledge base id {id!r} is not an absolute IRI ({problem}); use one such as "
+            "'http://example.org/kb/trees': the Knowledge Engine rejects anything else"
         )
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from km_core._errors import BindingValidationError
 from km_core._models import BindingSet
-from km_core._rdf import short_repr, unreadable
+from km_core.terms import unreadable
+from km_core.terms._convert import short_repr
 
 from ._model import BindingModel
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from km_core._errors import BindingValidationError, ConfigurationError
 from km_core._models import Binding
-from km_core._rdf import Converter, check_bindable, converter_for, short_repr
+from km_core.terms._convert import Converter, check_bindable, converter_for, short_repr
 
 __all__ = ["BindingModel"]
 

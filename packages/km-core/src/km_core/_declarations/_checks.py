@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from km_core._binding import BindingModel
 from km_core._errors import ConfigurationError, GraphPatternError
-from km_core._graph_pattern import GraphPattern
+from km_core.patterns import GraphPattern
 
 __all__ = [
     "check_fits",

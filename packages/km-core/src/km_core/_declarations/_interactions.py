@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from km_core._binding import BindingModel
-from km_core._graph_pattern import parse_graph_pattern
 from km_core._inject import Handler
 from km_core._models import KnowledgeInteractionRegistration, KnowledgeInteractionType
+from km_core.patterns import parse_graph_pattern
 
 from ._checks import (
     check_fits,

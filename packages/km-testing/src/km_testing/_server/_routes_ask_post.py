@@ -10,7 +10,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from km_testing.engine import LocalKnowledgeEngine, _forbidden_character
+from km_core.terms import iri_problem
+from km_testing.engine import LocalKnowledgeEngine
 from km_testing.engine._values import check_binding_set
 
 from ._bodies import _json_body
@@ -24,16 +25,15 @@ BAD_SELECTOR = (
     "The RecipientSelector should be a valid JSON object with a singleKnowledgeBase key that "
     "leads to a string value of a KnowledgeBaseId."
 )
-_URI_FORBIDDEN = frozenset(' "<>\\^`{|}')
 
 
 def _is_uri(text: str) -> bool:
-    """Roughly what ``java.net.URI`` accepts: no spaces, control or forbidden characters."""
-    return (
-        bool(text)
-        and not any(c in _URI_FORBIDDEN or c.isspace() for c in text)
-        and _forbidden_character(text) is None
-    )
+    """Roughly what ``java.net.URI`` accepts: no spaces, control or forbidden characters.
+
+    A relative reference is fine too, so km-core's IRI check is asked about the characters
+    alone: those of ``text`` after a scheme of its own.
+    """
+    return bool(text) and iri_problem("x:" + text) is None
 
 
 def _recipients(selector: Any) -> list[str] | None:

@@ -4,12 +4,7 @@
 server both drive it.
 """
 
-from ._common import (
-    DEFAULT_HEARTBEAT,
-    DEFAULT_KB_WAIT_TIMEOUT,
-    DEFAULT_LEASE_CHECK_PERIOD,
-    _forbidden_character,
-)
+from ._common import DEFAULT_HEARTBEAT, DEFAULT_KB_WAIT_TIMEOUT, DEFAULT_LEASE_CHECK_PERIOD
 from ._engine import LocalKnowledgeEngine
 from .reasoner import DEFAULT_MATCH_BUDGET
 
@@ -19,5 +14,4 @@ __all__ = [
     "DEFAULT_LEASE_CHECK_PERIOD",
     "DEFAULT_MATCH_BUDGET",
     "LocalKnowledgeEngine",
-    "_forbidden_character",
 ]

@@ -27,9 +27,10 @@ from km_core import (
     PostExchangeInfo,
     PostResult,
 )
+from km_core.terms import is_absolute_iri
 
 from ._checks import _acts_fit, _posts_a_fact
-from ._common import _error, _Failed, _is_iri, _now
+from ._common import _error, _Failed, _now
 from ._meta import answer_meta_ask, kb_metadata
 from ._notices import _Notices
 from ._state import _Interaction, _KnowledgeBase
@@ -68,7 +69,7 @@ class _Exchanges(_Notices):
                 400,
                 "Both Knowledge-Base-Id and Knowledge-Interaction-Id headers should be non-null.",
             )
-        if not _is_iri(ki_id):
+        if not is_absolute_iri(ki_id):
             raise _error(
                 400, "Knowledge interaction not found, because its ID must be a valid URI."
             )

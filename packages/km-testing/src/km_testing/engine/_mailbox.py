@@ -20,10 +20,11 @@ from km_core import (
     PollConflictError,
     PollResult,
 )
+from km_core.terms import is_absolute_iri
 
 from ._base import _EngineBase
 from ._checks import _unmatched_binding, _validate_answer
-from ._common import HANDLE_QUEUE_SIZE, MAX_OUTSTANDING, _error, _Failed, _is_iri
+from ._common import HANDLE_QUEUE_SIZE, MAX_OUTSTANDING, _error, _Failed
 from ._state import _Interaction, _KnowledgeBase, _Pending
 from ._values import relabel_blank_nodes, write_binding
 
@@ -40,7 +41,7 @@ class _Mailbox(_EngineBase):
             PollConflictError: another poll of the KB is open (409).
             SmartConnectorNotFoundError: the KB is unknown (404).
         """
-        if kb_id is None or not _is_iri(kb_id):
+        if kb_id is None or not is_absolute_iri(kb_id):
             raise _error(400, "Smart Connector not found, because its ID must be a valid URI.")
         kb = self._kbs.get(kb_id)
         if kb is None:
@@ -173,7 +174,7 @@ class _Mailbox(_EngineBase):
             KnowledgeEngineResponseError: 400 for a bad header, a missing id or bindings that
                 do not fit the pattern; 404 for an unknown KB or request id.
         """
-        if kb_id is None or not _is_iri(kb_id):
+        if kb_id is None or not is_absolute_iri(kb_id):
             raise _error(
                 400,
                 f"Smart Connector not found, because its ID must be a valid URI and not {kb_id}",

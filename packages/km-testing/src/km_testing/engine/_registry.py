@@ -20,10 +20,11 @@ from km_core import (
     LeaseInfo,
     PollResult,
 )
+from km_core.terms import iri_problem, is_absolute_iri
 
 from ._base import _EngineBase
 from ._checks import _ki_violations, _parse
-from ._common import _error, _Failed, _iri_problem, _is_iri, logger
+from ._common import _error, _Failed, logger
 from ._meta import MetaEvent
 from ._state import _Interaction, _KnowledgeBase
 from .reasoner import RuleSyntaxError, domain_rules, parse_rules
@@ -37,7 +38,7 @@ class _Registry(_EngineBase):
     def _kb(self, kb_id: str | None, *, missing: str, unknown: str, invalid: str) -> _KnowledgeBase:
         if kb_id is None:
             raise _error(400, missing)
-        if not _is_iri(kb_id):
+        if not is_absolute_iri(kb_id):
             raise _error(400, invalid)
         kb = self._kbs.get(kb_id)
         if kb is None:
@@ -52,7 +53,7 @@ class _Registry(_EngineBase):
 
     def get_kb(self, kb_id: str) -> KnowledgeBaseInfo:
         """``GET /sc`` with a ``Knowledge-Base-Id``: 400 for a bad id, 404 for an unknown one."""
-        if not _is_iri(kb_id):
+        if not is_absolute_iri(kb_id):
             raise _error(400, "Knowledge base not found, because its ID must be a valid URI.")
         kb = self._kbs.get(kb_id)
         if kb is None:
@@ -64,9 +65,9 @@ class _Registry(_EngineBase):
         kb_id = info.knowledge_base_id
         if not kb_id:
             raise _error(400, "Knowledge Base ID must be a non-empty URI.")
-        problem = _iri_problem(kb_id)
+        problem = iri_problem(kb_id)
         if problem is not None:
-            raise _error(400, f"Knowledge base ID must be a valid RDF IRI. {problem}")
+            raise _error(400, f"Knowledge base ID must be a valid RDF IRI. {kb_id!r}: {problem}.")
         if kb_id in self._kbs:
             raise _error(400, "That knowledge base ID is already in use.")
         level = info.reasoner_level if info.reasoner_level is not None else self.reasoner_level
@@ -178,7 +179,7 @@ class _Registry(_EngineBase):
             raise _error(400, "ConstraintViolationException: " + violations)
         if kb_id is None:
             raise _error(400, "Missing valid Knowledge-Base-Id header.")
-        if not _is_iri(kb_id):
+        if not is_absolute_iri(kb_id):
             raise _error(
                 400, "Knowledge base not found, because its knowledge base ID must be a valid URI."
             )

@@ -6,21 +6,10 @@ term: ``<http://…>`` for an IRI, ``"text"``, ``"text"@lang`` or ``"lexical"^^<
 literal, ``_:label`` for a blank node.
 """
 
-from ._rdf import (
-    FLOAT_TYPES,
-    INTEGER_TYPES,
-    RDF,
-    XSD,
-    XSD_DECIMAL,
-    XSD_STRING,
-    Term,
-    escape,
-    is_absolute_iri,
-    parse_term,
-    split_literal,
-    unescape,
-    unreadable,
-)
+from ._escape import escape, unescape
+from ._iri import iri_problem, is_absolute_iri
+from ._namespaces import FLOAT_TYPES, INTEGER_TYPES, RDF, XSD, XSD_DECIMAL, XSD_STRING
+from ._parse import Term, parse_term, split_literal, unreadable
 
 __all__ = [
     "FLOAT_TYPES",
@@ -31,6 +20,7 @@ __all__ = [
     "XSD_STRING",
     "Term",
     "escape",
+    "iri_problem",
     "is_absolute_iri",
     "parse_term",
     "split_literal",

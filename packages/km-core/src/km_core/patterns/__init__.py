@@ -6,6 +6,7 @@ basic graph pattern with its prefixes and raises `km_core.GraphPatternError` whe
 answer 400; `GraphPattern.canonical` writes it as ``GET /sc/ki`` gives it back.
 """
 
-from ._graph_pattern import GraphPattern, parse_graph_pattern
+from ._model import GraphPattern
+from ._parse import parse_graph_pattern
 
 __all__ = ["GraphPattern", "parse_graph_pattern"]
