@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
-import html
-import json
 import logging
-import math
-import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -26,21 +20,17 @@ from km_core import (
     HandleResponse,
     KnowledgeBaseInfo,
     KnowledgeEngineError,
-    KnowledgeEngineResponseError,
-    KnowledgeEngineServerError,
     KnowledgeEngineUnavailableError,
     KnowledgeInteractionInfo,
     KnowledgeInteractionRegistration,
     LeaseInfo,
-    PollConflictError,
     PollResult,
     PostResult,
-    RateLimitedError,
     SmartConnectorNotFoundError,
-    UnexpectedResponseError,
 )
 
 from ._diagnosis import describe_failure, display_url, not_a_knowledge_engine
+from ._status_errors import status_error, unexpected
 
 __all__ = ["DEFAULT_POLL_TIMEOUT", "DEFAULT_TIMEOUT", "HttpxClient"]
 
@@ -59,15 +49,10 @@ REREGISTER_ATTEMPTS = 5
 
 KB_HEADER = "Knowledge-Base-Id"
 KI_HEADER = "Knowledge-Interaction-Id"
-_BODY_SAMPLE = 500
 
 M = TypeVar("M", bound=BaseModel)
 
 _NOT_JSON = object()
-_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_HTML_TAG = re.compile(r"<[^>]*>")
-# The error statuses the KE itself answers with (5xx and 429 are handled apart).
-_KE_STATUSES = frozenset({400, 404, 409, 410, 429})
 _KB_LIST = TypeAdapter(list[KnowledgeBaseInfo])
 _KI_LIST = TypeAdapter(list[KnowledgeInteractionInfo])
 
@@ -222,73 +207,6 @@ class HttpxClient:
             request = httpx.Request(method, self.base_url + path)
         return describe_failure(exc, request)
 
-    @staticmethod
-    def _ke_message(response: httpx.Response) -> str:
-        """The KE's ``message`` from an error body, or the body's start, or the reason."""
-        text = response.text
-        try:
-            body = json.loads(text) if text else None
-        except (ValueError, RecursionError):  # not JSON, or nested beyond what Python reads
-            body = None
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            return str(body["message"]).strip()
-        if "html" in response.headers.get("content-type", "") or text.lstrip().startswith("<"):
-            # An error page (Jetty's, a proxy's): its title, or its text, not its markup.
-            title = _HTML_TITLE.search(text)
-            text = title.group(1) if title else _HTML_TAG.sub(" ", text)
-            text = " ".join(html.unescape(text).split())
-        if text.strip():
-            return text.strip()[:_BODY_SAMPLE]
-        return response.reason_phrase or f"HTTP {response.status_code}"
-
-    def _error(
-        self,
-        response: httpx.Response,
-        endpoint: str,
-        kb_id: str | None,
-        ki_id: str | None,
-    ) -> KnowledgeEngineError:
-        """The SDK error for a status other than the call's success.
-
-        The KE answers 400, 404, 409, 410 and 500 with its error body; a proxy may add 429 and
-        other 5xx (with ``Retry-After``). Any other status (a 401, a redirect, a 418) is an
-        answer the SDK cannot use: `UnexpectedResponseError`, transient, with the body's start.
-        """
-        status = response.status_code
-        message = self._ke_message(response)
-        if status not in _KE_STATUSES and status < 500:
-            return _unexpected(
-                response,
-                f"the Knowledge Engine (or something in front of it) answered with status "
-                f"{status}, which it does not use for this call: {message}",
-                endpoint,
-                kb_id=kb_id,
-                ki_id=ki_id,
-            )
-        if status == 429:
-            limited = RateLimitedError(
-                message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
-            )
-            limited.retry_after = _retry_after(response)
-            return limited
-        if status == 404:
-            return SmartConnectorNotFoundError(
-                message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
-            )
-        if status == 409:
-            return PollConflictError(
-                message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
-            )
-        if status >= 500:
-            failed = KnowledgeEngineServerError(
-                message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
-            )
-            failed.retry_after = _retry_after(response)
-            return failed
-        return KnowledgeEngineResponseError(
-            message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
-        )
-
     async def _call(
         self,
         method: str,
@@ -311,7 +229,7 @@ class HttpxClient:
             kb_header=kb_header,
         )
         if response.status_code not in ok:
-            raise self._error(response, f"{method} {path}", kb_id, ki_id)
+            raise status_error(response, f"{method} {path}", kb_id, ki_id)
         return response
 
     @staticmethod
@@ -328,7 +246,7 @@ class HttpxClient:
                 return adapter.validate_json(response.content)
             return adapter.model_validate_json(response.content)
         except ValidationError as exc:
-            raise _unexpected(
+            raise unexpected(
                 response,
                 f"the Knowledge Engine's answer could not be read: {_first_problem(exc)}",
                 endpoint,
@@ -349,13 +267,13 @@ class HttpxClient:
         endpoint = "GET /version"
         response = await self._send("GET", "/version")
         if response.status_code == 404:
-            raise _unexpected(
+            raise unexpected(
                 response,
                 not_a_knowledge_engine(self.base_url, 404, "answered Not Found"),
                 endpoint,
             )
         if response.status_code != 200:
-            raise self._error(response, endpoint, None, None)
+            raise status_error(response, endpoint, None, None)
         try:
             body = response.json()
         except (ValueError, RecursionError):
@@ -368,7 +286,7 @@ class HttpxClient:
                 what = f"answered with a JSON {type(body).__name__}, not an object"
             else:
                 what = "answered without a version"
-            raise _unexpected(response, not_a_knowledge_engine(self.base_url, 200, what), endpoint)
+            raise unexpected(response, not_a_knowledge_engine(self.base_url, 200, what), endpoint)
         return version
 
     def _json_object(
@@ -381,7 +299,7 @@ class HttpxClient:
         try:
             body = response.json()
         except (ValueError, RecursionError) as exc:
-            raise _unexpected(
+            raise unexpected(
                 response,
                 f"the Knowledge Engine answered with something that is not JSON: {exc}",
                 endpoint,
@@ -389,7 +307,7 @@ class HttpxClient:
                 ki_id=ki_id,
             ) from exc
         if not isinstance(body, dict):
-            raise _unexpected(
+            raise unexpected(
                 response,
                 f"the Knowledge Engine answered with a JSON {type(body).__name__}, not an object",
                 endpoint,
@@ -420,7 +338,7 @@ class HttpxClient:
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise self._error(response, "GET /sc", kb_id, None)
+            raise status_error(response, "GET /sc", kb_id, None)
         kbs: list[KnowledgeBaseInfo] = self._parse(response, _KB_LIST, "GET /sc", kb_id)
         return kbs[0] if kbs else None
 
@@ -440,7 +358,7 @@ class HttpxClient:
             )
             if response.status_code == 200:
                 return
-            error = self._error(response, "POST /sc", kb_id, None)
+            error = status_error(response, "POST /sc", kb_id, None)
             in_use = response.status_code == 400 and "already in use" in error.message
             if not (reregister and in_use) or attempt == REREGISTER_ATTEMPTS - 1:
                 raise error
@@ -473,7 +391,7 @@ class HttpxClient:
         body = self._json_object(response, "POST /sc/ki", kb_id)
         ki_id = body.get("knowledgeInteractionId")
         if not isinstance(ki_id, str):
-            raise _unexpected(
+            raise unexpected(
                 response,
                 "the Knowledge Engine's answer has no knowledgeInteractionId",
                 "POST /sc/ki",
@@ -569,7 +487,7 @@ class HttpxClient:
             return PollResult.REPOLL, None
         if status == 410:
             return PollResult.EXIT, None
-        raise self._error(response, "GET /sc/handle", kb_id, None)
+        raise status_error(response, "GET /sc/handle", kb_id, None)
 
     async def post_handle_response(self, kb_id: str, ki_id: str, response: HandleResponse) -> None:
         """Answer a handle request (``POST /sc/handle``)."""
@@ -617,43 +535,7 @@ def _split_credentials(base_url: str) -> tuple[str, httpx.BasicAuth | None]:
     return str(url.copy_with(userinfo=b"")).rstrip("/"), auth
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    """The seconds a ``Retry-After`` header asks for (a number or an HTTP date), if any."""
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            return None
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
 def _first_problem(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"]) or "body"
     return f"{where}: {error['msg']}"
-
-
-def _unexpected(
-    response: httpx.Response,
-    message: str,
-    endpoint: str,
-    kb_id: str | None = None,
-    ki_id: str | None = None,
-) -> UnexpectedResponseError:
-    """The error for an answer the SDK cannot read, with the start of its body."""
-    return UnexpectedResponseError(
-        message,
-        status_code=response.status_code,
-        body=response.text[:_BODY_SAMPLE],
-        endpoint=endpoint,
-        kb_id=kb_id,
-        ki_id=ki_id,
-    )
