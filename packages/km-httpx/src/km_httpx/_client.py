@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel
 
 from km_core import (
     AskResult,
@@ -29,6 +29,7 @@ from km_core import (
     SmartConnectorNotFoundError,
 )
 
+from ._bodies import KB_LIST, KI_LIST, ki_id_from, parse, version_from
 from ._diagnosis import describe_failure, display_url, not_a_knowledge_engine
 from ._status_errors import status_error, unexpected
 
@@ -51,10 +52,6 @@ KB_HEADER = "Knowledge-Base-Id"
 KI_HEADER = "Knowledge-Interaction-Id"
 
 M = TypeVar("M", bound=BaseModel)
-
-_NOT_JSON = object()
-_KB_LIST = TypeAdapter(list[KnowledgeBaseInfo])
-_KI_LIST = TypeAdapter(list[KnowledgeInteractionInfo])
 
 
 class HttpxClient:
@@ -232,28 +229,6 @@ class HttpxClient:
             raise status_error(response, f"{method} {path}", kb_id, ki_id)
         return response
 
-    @staticmethod
-    def _parse(
-        response: httpx.Response,
-        adapter: TypeAdapter[Any] | type[BaseModel],
-        endpoint: str,
-        kb_id: str | None = None,
-        ki_id: str | None = None,
-    ) -> Any:
-        """Validate a JSON body into a model; a body that does not fit is a clear error."""
-        try:
-            if isinstance(adapter, TypeAdapter):
-                return adapter.validate_json(response.content)
-            return adapter.model_validate_json(response.content)
-        except ValidationError as exc:
-            raise unexpected(
-                response,
-                f"the Knowledge Engine's answer could not be read: {_first_problem(exc)}",
-                endpoint,
-                kb_id=kb_id,
-                ki_id=ki_id,
-            ) from exc
-
     # ------------------------------------------------------------------ ClientProtocol
 
     async def get_version(self) -> str:
@@ -274,47 +249,7 @@ class HttpxClient:
             )
         if response.status_code != 200:
             raise status_error(response, endpoint, None, None)
-        try:
-            body = response.json()
-        except (ValueError, RecursionError):
-            body = _NOT_JSON
-        version = body.get("version") if isinstance(body, dict) else None
-        if not isinstance(version, str) or not version:
-            if body is _NOT_JSON:
-                what = "answered with something that is not JSON"
-            elif not isinstance(body, dict):
-                what = f"answered with a JSON {type(body).__name__}, not an object"
-            else:
-                what = "answered without a version"
-            raise unexpected(response, not_a_knowledge_engine(self.base_url, 200, what), endpoint)
-        return version
-
-    def _json_object(
-        self,
-        response: httpx.Response,
-        endpoint: str,
-        kb_id: str | None = None,
-        ki_id: str | None = None,
-    ) -> dict[str, Any]:
-        try:
-            body = response.json()
-        except (ValueError, RecursionError) as exc:
-            raise unexpected(
-                response,
-                f"the Knowledge Engine answered with something that is not JSON: {exc}",
-                endpoint,
-                kb_id=kb_id,
-                ki_id=ki_id,
-            ) from exc
-        if not isinstance(body, dict):
-            raise unexpected(
-                response,
-                f"the Knowledge Engine answered with a JSON {type(body).__name__}, not an object",
-                endpoint,
-                kb_id=kb_id,
-                ki_id=ki_id,
-            )
-        return body
+        return version_from(response, self.base_url, endpoint)
 
     async def ke_is_available(self) -> bool:
         """True only when ``GET /version`` answers 200 with a non-empty version."""
@@ -329,7 +264,7 @@ class HttpxClient:
     async def list_kbs(self) -> list[KnowledgeBaseInfo]:
         """Every registered knowledge base (``GET /sc``)."""
         response = await self._call("GET", "/sc")
-        result: list[KnowledgeBaseInfo] = self._parse(response, _KB_LIST, "GET /sc")
+        result: list[KnowledgeBaseInfo] = parse(response, KB_LIST, "GET /sc")
         return result
 
     async def get_kb(self, kb_id: str) -> KnowledgeBaseInfo | None:
@@ -339,7 +274,7 @@ class HttpxClient:
             return None
         if response.status_code != 200:
             raise status_error(response, "GET /sc", kb_id, None)
-        kbs: list[KnowledgeBaseInfo] = self._parse(response, _KB_LIST, "GET /sc", kb_id)
+        kbs: list[KnowledgeBaseInfo] = parse(response, KB_LIST, "GET /sc", kb_id)
         return kbs[0] if kbs else None
 
     async def register_kb(self, kb: KnowledgeBaseInfo, *, reregister: bool = False) -> None:
@@ -376,28 +311,19 @@ class HttpxClient:
     async def renew_lease(self, kb_id: str) -> LeaseInfo:
         """Renew the KB's lease (``PUT /sc/lease/renew``)."""
         response = await self._call("PUT", "/sc/lease/renew", kb_id=kb_id)
-        lease: LeaseInfo = self._parse(response, LeaseInfo, "PUT /sc/lease/renew", kb_id)
+        lease: LeaseInfo = parse(response, LeaseInfo, "PUT /sc/lease/renew", kb_id)
         return lease
 
     async def list_kis(self, kb_id: str) -> list[KnowledgeInteractionInfo]:
         """The KB's registered interactions (``GET /sc/ki``)."""
         response = await self._call("GET", "/sc/ki", kb_id=kb_id)
-        kis: list[KnowledgeInteractionInfo] = self._parse(response, _KI_LIST, "GET /sc/ki", kb_id)
+        kis: list[KnowledgeInteractionInfo] = parse(response, KI_LIST, "GET /sc/ki", kb_id)
         return kis
 
     async def register_ki(self, kb_id: str, ki: KnowledgeInteractionRegistration) -> str:
         """Register an interaction and return the id the KE gave it (``POST /sc/ki``)."""
         response = await self._call("POST", "/sc/ki", kb_id=kb_id, json_body=ki.to_wire())
-        body = self._json_object(response, "POST /sc/ki", kb_id)
-        ki_id = body.get("knowledgeInteractionId")
-        if not isinstance(ki_id, str):
-            raise unexpected(
-                response,
-                "the Knowledge Engine's answer has no knowledgeInteractionId",
-                "POST /sc/ki",
-                kb_id=kb_id,
-            )
-        return ki_id
+        return ki_id_from(response, kb_id)
 
     async def unregister_ki(self, kb_id: str, ki_id: str) -> None:
         """Delete an interaction (``DELETE /sc/ki``)."""
@@ -428,7 +354,7 @@ class HttpxClient:
             ki_id=ki_id,
             json_body=self._proactive_body(binding_set, recipients),
         )
-        result: M = self._parse(response, model, f"POST {path}", kb_id, ki_id)
+        result: M = parse(response, model, f"POST {path}", kb_id, ki_id)
         return result
 
     async def ask(
@@ -481,7 +407,7 @@ class HttpxClient:
             self._closing_polls.discard(task)
         status = response.status_code
         if status == 200:
-            request: HandleRequest = self._parse(response, HandleRequest, "GET /sc/handle", kb_id)
+            request: HandleRequest = parse(response, HandleRequest, "GET /sc/handle", kb_id)
             return PollResult.HANDLE, request
         if status == 202:
             return PollResult.REPOLL, None
@@ -533,9 +459,3 @@ def _split_credentials(base_url: str) -> tuple[str, httpx.BasicAuth | None]:
         return base_url.rstrip("/"), None
     auth = httpx.BasicAuth(url.username, url.password)
     return str(url.copy_with(userinfo=b"")).rstrip("/"), auth
-
-
-def _first_problem(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "body"
-    return f"{where}: {error['msg']}"
