@@ -20,7 +20,6 @@ from km_core import (
     HandleResponse,
     KnowledgeBaseInfo,
     KnowledgeEngineError,
-    KnowledgeEngineUnavailableError,
     KnowledgeInteractionInfo,
     KnowledgeInteractionRegistration,
     LeaseInfo,
@@ -30,16 +29,13 @@ from km_core import (
 )
 
 from ._bodies import KB_LIST, KI_LIST, ki_id_from, parse, version_from
-from ._diagnosis import describe_failure, display_url, not_a_knowledge_engine
+from ._diagnosis import display_url, not_a_knowledge_engine
+from ._sending import DEFAULT_TIMEOUT, Sender, split_credentials
 from ._status_errors import status_error, unexpected
 
-__all__ = ["DEFAULT_POLL_TIMEOUT", "DEFAULT_TIMEOUT", "HttpxClient"]
+__all__ = ["DEFAULT_POLL_TIMEOUT", "HttpxClient"]
 
 logger = logging.getLogger("km_httpx")
-
-DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
-"""Timeouts of every call but the long poll. An ask or post waits for the KE's reasoning and
-for the answering KBs (up to the KE's 10 s wait timeout each), hence the generous read time."""
 
 DEFAULT_POLL_TIMEOUT = 120.0
 """Read timeout of the long poll: well above the KE's 29 s heartbeat. A client that gives up
@@ -47,9 +43,6 @@ before the KE answers leaves the KB's only poll slot taken, and its next poll ge
 
 REREGISTER_ATTEMPTS = 5
 """How often ``register_kb(reregister=True)`` posts the KB before it gives up."""
-
-KB_HEADER = "Knowledge-Base-Id"
-KI_HEADER = "Knowledge-Interaction-Id"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -99,7 +92,7 @@ class HttpxClient:
         headers: Mapping[str, str] | None = None,
         http2: bool = False,
     ) -> None:
-        self.base_url, self._auth = _split_credentials(base_url)
+        self.base_url, auth = split_credentials(base_url)
         self.poll_timeout = poll_timeout
         self._owns_client = http_client is None
         self._http = http_client or httpx.AsyncClient(
@@ -108,7 +101,7 @@ class HttpxClient:
             http2=http2,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
-        self._closed = False
+        self._sender = Sender(self._http, self.base_url, auth)
         self._polls: set[asyncio.Task[Any]] = set()
         self._closing_polls: set[asyncio.Task[Any]] = set()
         self._responses_in_flight = 0
@@ -129,106 +122,6 @@ class HttpxClient:
     ) -> None:
         await self.close()
 
-    # ------------------------------------------------------------------ plumbing
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        kb_id: str | None = None,
-        ki_id: str | None = None,
-        json_body: Any = None,
-        content: str | None = None,
-        read_timeout: float | None = None,
-        kb_header: bool = True,
-    ) -> httpx.Response:
-        """Send one request; wrap every httpx error into the SDK's tree.
-
-        ``kb_id`` goes into the ``Knowledge-Base-Id`` header (unless ``kb_header`` is false, as
-        for ``POST /sc``, whose body names the KB) and into every error raised.
-        """
-        endpoint = f"{method} {path}"
-        if self._closed:
-            raise ClientClosedError(f"{endpoint}: the HttpxClient is closed")
-        headers: dict[str, str] = {}
-        if kb_id is not None and kb_header:
-            headers[KB_HEADER] = kb_id
-        if ki_id is not None:
-            headers[KI_HEADER] = ki_id
-        timeout: Any = httpx.USE_CLIENT_DEFAULT
-        if read_timeout is not None:
-            default = self._http.timeout
-            timeout = httpx.Timeout(
-                connect=default.connect, read=read_timeout, write=default.write, pool=default.pool
-            )
-        if content is not None:
-            headers["Content-Type"] = "text/plain; charset=UTF-8"
-        try:
-            request = self._http.build_request(
-                method,
-                self.base_url + path,
-                headers=headers,
-                json=json_body,
-                content=content.encode() if content is not None else None,
-                timeout=timeout,
-            )
-            if self._auth is not None:
-                return await self._http.send(request, auth=self._auth)
-            return await self._http.send(request)
-        except httpx.TransportError as exc:  # timeouts too
-            raise KnowledgeEngineUnavailableError(
-                self._describe(exc, method, path),
-                endpoint=endpoint,
-                kb_id=kb_id,
-                ki_id=ki_id,
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise KnowledgeEngineError(
-                self._describe(exc, method, path),
-                endpoint=endpoint,
-                kb_id=kb_id,
-                ki_id=ki_id,
-            ) from exc
-        except RuntimeError as exc:
-            # httpx raises RuntimeError when its client was closed under us.
-            if self._http.is_closed:
-                raise ClientClosedError(f"{endpoint}: the httpx client is closed") from exc
-            raise
-
-    def _describe(self, exc: httpx.HTTPError, method: str, path: str) -> str:
-        """Why a request got no answer, with its URL (password masked)."""
-        try:
-            request = exc.request
-        except RuntimeError:  # an error raised before the request was made
-            request = httpx.Request(method, self.base_url + path)
-        return describe_failure(exc, request)
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        ok: tuple[int, ...] = (200,),
-        kb_id: str | None = None,
-        ki_id: str | None = None,
-        json_body: Any = None,
-        content: str | None = None,
-        kb_header: bool = True,
-    ) -> httpx.Response:
-        response = await self._send(
-            method,
-            path,
-            kb_id=kb_id,
-            ki_id=ki_id,
-            json_body=json_body,
-            content=content,
-            kb_header=kb_header,
-        )
-        if response.status_code not in ok:
-            raise status_error(response, f"{method} {path}", kb_id, ki_id)
-        return response
-
     # ------------------------------------------------------------------ ClientProtocol
 
     async def get_version(self) -> str:
@@ -240,7 +133,7 @@ class HttpxClient:
                 without a version. The message says so, with the URL.
         """
         endpoint = "GET /version"
-        response = await self._send("GET", "/version")
+        response = await self._sender.send("GET", "/version")
         if response.status_code == 404:
             raise unexpected(
                 response,
@@ -263,13 +156,13 @@ class HttpxClient:
 
     async def list_kbs(self) -> list[KnowledgeBaseInfo]:
         """Every registered knowledge base (``GET /sc``)."""
-        response = await self._call("GET", "/sc")
+        response = await self._sender.call("GET", "/sc")
         result: list[KnowledgeBaseInfo] = parse(response, KB_LIST, "GET /sc")
         return result
 
     async def get_kb(self, kb_id: str) -> KnowledgeBaseInfo | None:
         """One knowledge base, or ``None`` when the KE answers 404 (``GET /sc``)."""
-        response = await self._send("GET", "/sc", kb_id=kb_id)
+        response = await self._sender.send("GET", "/sc", kb_id=kb_id)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -288,7 +181,7 @@ class HttpxClient:
         """
         kb_id = kb.knowledge_base_id
         for attempt in range(REREGISTER_ATTEMPTS):
-            response = await self._send(
+            response = await self._sender.send(
                 "POST", "/sc", kb_id=kb_id, json_body=kb.to_wire(), kb_header=False
             )
             if response.status_code == 200:
@@ -306,28 +199,28 @@ class HttpxClient:
 
     async def unregister_kb(self, kb_id: str) -> None:
         """Delete a knowledge base (``DELETE /sc``); its open poll then gets 410."""
-        await self._call("DELETE", "/sc", kb_id=kb_id)
+        await self._sender.call("DELETE", "/sc", kb_id=kb_id)
 
     async def renew_lease(self, kb_id: str) -> LeaseInfo:
         """Renew the KB's lease (``PUT /sc/lease/renew``)."""
-        response = await self._call("PUT", "/sc/lease/renew", kb_id=kb_id)
+        response = await self._sender.call("PUT", "/sc/lease/renew", kb_id=kb_id)
         lease: LeaseInfo = parse(response, LeaseInfo, "PUT /sc/lease/renew", kb_id)
         return lease
 
     async def list_kis(self, kb_id: str) -> list[KnowledgeInteractionInfo]:
         """The KB's registered interactions (``GET /sc/ki``)."""
-        response = await self._call("GET", "/sc/ki", kb_id=kb_id)
+        response = await self._sender.call("GET", "/sc/ki", kb_id=kb_id)
         kis: list[KnowledgeInteractionInfo] = parse(response, KI_LIST, "GET /sc/ki", kb_id)
         return kis
 
     async def register_ki(self, kb_id: str, ki: KnowledgeInteractionRegistration) -> str:
         """Register an interaction and return the id the KE gave it (``POST /sc/ki``)."""
-        response = await self._call("POST", "/sc/ki", kb_id=kb_id, json_body=ki.to_wire())
+        response = await self._sender.call("POST", "/sc/ki", kb_id=kb_id, json_body=ki.to_wire())
         return ki_id_from(response, kb_id)
 
     async def unregister_ki(self, kb_id: str, ki_id: str) -> None:
         """Delete an interaction (``DELETE /sc/ki``)."""
-        await self._call("DELETE", "/sc/ki", kb_id=kb_id, ki_id=ki_id)
+        await self._sender.call("DELETE", "/sc/ki", kb_id=kb_id, ki_id=ki_id)
 
     @staticmethod
     def _proactive_body(binding_set: BindingSet, recipients: Sequence[str] | None) -> Any:
@@ -347,7 +240,7 @@ class HttpxClient:
         binding_set: BindingSet,
         recipients: Sequence[str] | None,
     ) -> M:
-        response = await self._call(
+        response = await self._sender.call(
             "POST",
             path,
             kb_id=kb_id,
@@ -392,7 +285,7 @@ class HttpxClient:
         assert task is not None
         self._polls.add(task)
         try:
-            response = await self._send(
+            response = await self._sender.send(
                 "GET", "/sc/handle", kb_id=kb_id, read_timeout=self.poll_timeout
             )
         except asyncio.CancelledError:
@@ -420,7 +313,7 @@ class HttpxClient:
         self._responses_in_flight += 1
         self._responses_done.clear()
         try:
-            await self._call(
+            await self._sender.call(
                 "POST", "/sc/handle", kb_id=kb_id, ki_id=ki_id, json_body=response.to_wire()
             )
         finally:
@@ -430,7 +323,7 @@ class HttpxClient:
 
     async def upload_domain_knowledge(self, kb_id: str, knowledge: str) -> None:
         """Replace the KB's domain knowledge (``POST /sc/knowledge``, text/plain)."""
-        await self._call("POST", "/sc/knowledge", kb_id=kb_id, content=knowledge)
+        await self._sender.call("POST", "/sc/knowledge", kb_id=kb_id, content=knowledge)
 
     async def close(self) -> None:
         """Close: open polls raise `ClientClosedError`, response posts under way finish first.
@@ -438,24 +331,12 @@ class HttpxClient:
         An `httpx.AsyncClient` given to the constructor is left open; one this client created
         is closed. Closing twice is harmless.
         """
-        if self._closed:
+        if self._sender.closed:
             return
-        self._closed = True
+        self._sender.closed = True
         for task in list(self._polls):
             self._closing_polls.add(task)
             task.cancel()
         await self._responses_done.wait()
         if self._owns_client:
             await self._http.aclose()
-
-
-def _split_credentials(base_url: str) -> tuple[str, httpx.BasicAuth | None]:
-    """The base URL without its user and password, and those as Basic authentication."""
-    try:
-        url = httpx.URL(base_url)
-    except (httpx.InvalidURL, TypeError):
-        return base_url.rstrip("/"), None  # every request fails later, with its own message
-    if not url.userinfo:
-        return base_url.rstrip("/"), None
-    auth = httpx.BasicAuth(url.username, url.password)
-    return str(url.copy_with(userinfo=b"")).rstrip("/"), auth
