@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping, Sequence
@@ -30,16 +29,13 @@ from km_core import (
 
 from ._bodies import KB_LIST, KI_LIST, ki_id_from, parse, version_from
 from ._diagnosis import display_url, not_a_knowledge_engine
+from ._long_poll import DEFAULT_POLL_TIMEOUT, HandleTraffic, poll_outcome
 from ._sending import DEFAULT_TIMEOUT, Sender, split_credentials
 from ._status_errors import status_error, unexpected
 
-__all__ = ["DEFAULT_POLL_TIMEOUT", "HttpxClient"]
+__all__ = ["HttpxClient"]
 
 logger = logging.getLogger("km_httpx")
-
-DEFAULT_POLL_TIMEOUT = 120.0
-"""Read timeout of the long poll: well above the KE's 29 s heartbeat. A client that gives up
-before the KE answers leaves the KB's only poll slot taken, and its next poll gets 409."""
 
 REREGISTER_ATTEMPTS = 5
 """How often ``register_kb(reregister=True)`` posts the KB before it gives up."""
@@ -102,11 +98,7 @@ class HttpxClient:
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
         self._sender = Sender(self._http, self.base_url, auth)
-        self._polls: set[asyncio.Task[Any]] = set()
-        self._closing_polls: set[asyncio.Task[Any]] = set()
-        self._responses_in_flight = 0
-        self._responses_done = asyncio.Event()
-        self._responses_done.set()
+        self._handle_traffic = HandleTraffic()
 
     def __repr__(self) -> str:
         return f"<HttpxClient {display_url(self.base_url)!r}>"
@@ -281,45 +273,18 @@ class HttpxClient:
         `KnowledgeEngineServerError`; closing the client during the poll raises
         `ClientClosedError`.
         """
-        task = asyncio.current_task()
-        assert task is not None
-        self._polls.add(task)
-        try:
+        with self._handle_traffic.polling(kb_id):
             response = await self._sender.send(
                 "GET", "/sc/handle", kb_id=kb_id, read_timeout=self.poll_timeout
             )
-        except asyncio.CancelledError:
-            if task in self._closing_polls:
-                task.uncancel()
-                raise ClientClosedError(
-                    f"GET /sc/handle: the HttpxClient was closed during the poll of {kb_id}"
-                ) from None
-            raise
-        finally:
-            self._polls.discard(task)
-            self._closing_polls.discard(task)
-        status = response.status_code
-        if status == 200:
-            request: HandleRequest = parse(response, HandleRequest, "GET /sc/handle", kb_id)
-            return PollResult.HANDLE, request
-        if status == 202:
-            return PollResult.REPOLL, None
-        if status == 410:
-            return PollResult.EXIT, None
-        raise status_error(response, "GET /sc/handle", kb_id, None)
+        return poll_outcome(response, kb_id)
 
     async def post_handle_response(self, kb_id: str, ki_id: str, response: HandleResponse) -> None:
         """Answer a handle request (``POST /sc/handle``)."""
-        self._responses_in_flight += 1
-        self._responses_done.clear()
-        try:
+        with self._handle_traffic.responding():
             await self._sender.call(
                 "POST", "/sc/handle", kb_id=kb_id, ki_id=ki_id, json_body=response.to_wire()
             )
-        finally:
-            self._responses_in_flight -= 1
-            if self._responses_in_flight == 0:
-                self._responses_done.set()
 
     async def upload_domain_knowledge(self, kb_id: str, knowledge: str) -> None:
         """Replace the KB's domain knowledge (``POST /sc/knowledge``, text/plain)."""
@@ -334,9 +299,6 @@ class HttpxClient:
         if self._sender.closed:
             return
         self._sender.closed = True
-        for task in list(self._polls):
-            self._closing_polls.add(task)
-            task.cancel()
-        await self._responses_done.wait()
+        await self._handle_traffic.close()
         if self._owns_client:
             await self._http.aclose()
