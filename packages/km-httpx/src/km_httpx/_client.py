@@ -30,15 +30,13 @@ from km_core import (
 from ._bodies import KB_LIST, KI_LIST, ki_id_from, parse, version_from
 from ._diagnosis import display_url, not_a_knowledge_engine
 from ._long_poll import DEFAULT_POLL_TIMEOUT, HandleTraffic, poll_outcome
+from ._reregistration import ALREADY_IN_USE, REREGISTER_ATTEMPTS
 from ._sending import DEFAULT_TIMEOUT, Sender, split_credentials
 from ._status_errors import status_error, unexpected
 
 __all__ = ["HttpxClient"]
 
 logger = logging.getLogger("km_httpx")
-
-REREGISTER_ATTEMPTS = 5
-"""How often ``register_kb(reregister=True)`` posts the KB before it gives up."""
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -179,7 +177,7 @@ class HttpxClient:
             if response.status_code == 200:
                 return
             error = status_error(response, "POST /sc", kb_id, None)
-            in_use = response.status_code == 400 and "already in use" in error.message
+            in_use = response.status_code == 400 and ALREADY_IN_USE in error.message
             if not (reregister and in_use) or attempt == REREGISTER_ATTEMPTS - 1:
                 raise error
             # Another registration of this id: a stale one, or an older instance that took it
