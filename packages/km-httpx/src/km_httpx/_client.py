@@ -1,4 +1,10 @@
-"""HttpxClient: the Knowledge Engine's Smart Connector REST API over one httpx.AsyncClient."""
+"""HttpxClient: the Knowledge Engine's Smart Connector REST API over one httpx.AsyncClient.
+
+This module holds the client itself: its construction, ``async with`` and `close`, and one
+method per endpoint of `km_core.ClientProtocol`. How one request is sent is in `_sending`,
+which error a status becomes in `_status_errors`, how answer bodies are read in `_bodies`, the
+long poll's bookkeeping in `_long_poll`, and re-registration's constants in `_reregistration`.
+"""
 
 from __future__ import annotations
 
