@@ -31,6 +31,7 @@ from km_core import (
     PollResult,
     PostResult,
     SmartConnectorNotFoundError,
+    UnexpectedResponseError,  # noqa: F401  # named in get_version's Raises, linked by the docs
 )
 
 from ._bodies import KB_LIST, KI_LIST, ki_id_from, parse, version_from
