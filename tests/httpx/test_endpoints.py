@@ -38,7 +38,7 @@ from km_core import (
     SmartConnectorNotFoundError,
 )
 from km_httpx import HttpxClient
-from km_httpx._client import REREGISTER_ATTEMPTS
+from km_httpx._reregistration import REREGISTER_ATTEMPTS
 from tests.httpx.conftest import BASE_URL
 
 KB_ID = "http://example.org/kb/alpha"

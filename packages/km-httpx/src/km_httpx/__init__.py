@@ -6,8 +6,10 @@ and `ExitStatus` lists how that command ends.
 """
 
 from .__about__ import __version__
-from ._client import DEFAULT_POLL_TIMEOUT, DEFAULT_TIMEOUT, HttpxClient
+from ._client import HttpxClient
 from ._exit_status import ExitStatus
+from ._long_poll import DEFAULT_POLL_TIMEOUT
+from ._sending import DEFAULT_TIMEOUT
 from ._settings import KmSettings
 
 __all__ = [

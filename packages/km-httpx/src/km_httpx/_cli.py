@@ -29,9 +29,10 @@ from km_core import (
 )
 
 from .__about__ import __version__
-from ._client import DEFAULT_TIMEOUT, HttpxClient
+from ._client import HttpxClient
 from ._diagnosis import display_url
 from ._exit_status import ExitStatus
+from ._sending import DEFAULT_TIMEOUT
 from ._settings import (
     DEFAULT_KE_URL,
     LOG_LEVELS,

@@ -1,22 +1,21 @@
-"""HttpxClient: the Knowledge Engine's Smart Connector REST API over one httpx.AsyncClient."""
+"""HttpxClient: the Knowledge Engine's Smart Connector REST API over one httpx.AsyncClient.
+
+This module holds the client itself: its construction, ``async with`` and `close`, and one
+method per endpoint of `km_core.ClientProtocol`. How one request is sent is in `_sending`,
+which error a status becomes in `_status_errors`, how answer bodies are read in `_bodies`, the
+long poll's bookkeeping in `_long_poll`, and re-registration's constants in `_reregistration`.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import email.utils
-import html
-import json
 import logging
-import math
-import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel
 
 from km_core import (
     AskResult,
@@ -26,50 +25,27 @@ from km_core import (
     HandleResponse,
     KnowledgeBaseInfo,
     KnowledgeEngineError,
-    KnowledgeEngineResponseError,
-    KnowledgeEngineServerError,
-    KnowledgeEngineUnavailableError,
     KnowledgeInteractionInfo,
     KnowledgeInteractionRegistration,
     LeaseInfo,
-    PollConflictError,
     PollResult,
     PostResult,
-    RateLimitedError,
     SmartConnectorNotFoundError,
-    UnexpectedResponseError,
+    UnexpectedResponseError,  # noqa: F401  # named in get_version's Raises, linked by the docs
 )
 
-from ._diagnosis import describe_failure, display_url, not_a_knowledge_engine
+from ._bodies import KB_LIST, KI_LIST, ki_id_from, parse, version_from
+from ._diagnosis import display_url, not_a_knowledge_engine
+from ._long_poll import DEFAULT_POLL_TIMEOUT, HandleTraffic, poll_outcome
+from ._reregistration import ALREADY_IN_USE, REREGISTER_ATTEMPTS
+from ._sending import DEFAULT_TIMEOUT, Sender, split_credentials
+from ._status_errors import status_error, unexpected
 
-__all__ = ["DEFAULT_POLL_TIMEOUT", "DEFAULT_TIMEOUT", "HttpxClient"]
+__all__ = ["HttpxClient"]
 
 logger = logging.getLogger("km_httpx")
 
-DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
-"""Timeouts of every call but the long poll. An ask or post waits for the KE's reasoning and
-for the answering KBs (up to the KE's 10 s wait timeout each), hence the generous read time."""
-
-DEFAULT_POLL_TIMEOUT = 120.0
-"""Read timeout of the long poll: well above the KE's 29 s heartbeat. A client that gives up
-before the KE answers leaves the KB's only poll slot taken, and its next poll gets 409."""
-
-REREGISTER_ATTEMPTS = 5
-"""How often ``register_kb(reregister=True)`` posts the KB before it gives up."""
-
-KB_HEADER = "Knowledge-Base-Id"
-KI_HEADER = "Knowledge-Interaction-Id"
-_BODY_SAMPLE = 500
-
 M = TypeVar("M", bound=BaseModel)
-
-_NOT_JSON = object()
-_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_HTML_TAG = re.compile(r"<[^>]*>")
-# The error statuses the KE itself answers with (5xx and 429 are handled apart).
-_KE_STATUSES = frozenset({400, 404, 409, 410, 429})
-_KB_LIST = TypeAdapter(list[KnowledgeBaseInfo])
-_KI_LIST = TypeAdapter(list[KnowledgeInteractionInfo])
 
 
 class HttpxClient:
@@ -117,7 +93,7 @@ class HttpxClient:
         headers: Mapping[str, str] | None = None,
         http2: bool = False,
     ) -> None:
-        self.base_url, self._auth = _split_credentials(base_url)
+        self.base_url, auth = split_credentials(base_url)
         self.poll_timeout = poll_timeout
         self._owns_client = http_client is None
         self._http = http_client or httpx.AsyncClient(
@@ -126,12 +102,8 @@ class HttpxClient:
             http2=http2,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
-        self._closed = False
-        self._polls: set[asyncio.Task[Any]] = set()
-        self._closing_polls: set[asyncio.Task[Any]] = set()
-        self._responses_in_flight = 0
-        self._responses_done = asyncio.Event()
-        self._responses_done.set()
+        self._sender = Sender(self._http, self.base_url, auth)
+        self._handle_traffic = HandleTraffic()
 
     def __repr__(self) -> str:
         return f"<HttpxClient {display_url(self.base_url)!r}>"
@@ -147,195 +119,6 @@ class HttpxClient:
     ) -> None:
         await self.close()
 
-    # ------------------------------------------------------------------ plumbing
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        kb_id: str | None = None,
-        ki_id: str | None = None,
-        json_body: Any = None,
-        content: str | None = None,
-        read_timeout: float | None = None,
-        kb_header: bool = True,
-    ) -> httpx.Response:
-        """Send one request; wrap every httpx error into the SDK's tree.
-
-        ``kb_id`` goes into the ``Knowledge-Base-Id`` header (unless ``kb_header`` is false, as
-        for ``POST /sc``, whose body names the KB) and into every error raised.
-        """
-        endpoint = f"{method} {path}"
-        if self._closed:
-            raise ClientClosedError(f"{endpoint}: the HttpxClient is closed")
-        headers: dict[str, str] = {}
-        if kb_id is not None and kb_header:
-            headers[KB_HEADER] = kb_id
-        if ki_id is not None:
-            headers[KI_HEADER] = ki_id
-        timeout: Any = httpx.USE_CLIENT_DEFAULT
-        if read_timeout is not None:
-            default = self._http.timeout
-            timeout = httpx.Timeout(
-                connect=default.connect, read=read_timeout, write=default.write, pool=default.pool
-            )
-        if content is not None:
-            headers["Content-Type"] = "text/plain; charset=UTF-8"
-        try:
-            request = self._http.build_request(
-                method,
-                self.base_url + path,
-                headers=headers,
-                json=json_body,
-                content=content.encode() if content is not None else None,
-                timeout=timeout,
-            )
-            if self._auth is not None:
-                return await self._http.send(request, auth=self._auth)
-            return await self._http.send(request)
-        except httpx.TransportError as exc:  # timeouts too
-            raise KnowledgeEngineUnavailableError(
-                self._describe(exc, method, path),
-                endpoint=endpoint,
-                kb_id=kb_id,
-                ki_id=ki_id,
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise KnowledgeEngineError(
-                self._describe(exc, method, path),
-                endpoint=endpoint,
-                kb_id=kb_id,
-                ki_id=ki_id,
-            ) from exc
-        except RuntimeError as exc:
-            # httpx raises RuntimeError when its client was closed under us.
-            if self._http.is_closed:
-                raise ClientClosedError(f"{endpoint}: the httpx client is closed") from exc
-            raise
-
-    def _describe(self, exc: httpx.HTTPError, method: str, path: str) -> str:
-        """Why a request got no answer, with its URL (password masked)."""
-        try:
-            request = exc.request
-        except RuntimeError:  # an error raised before the request was made
-            request = httpx.Request(method, self.base_url + path)
-        return describe_failure(exc, request)
-
-    @staticmethod
-    def _ke_message(response: httpx.Response) -> str:
-        """The KE's ``message`` from an error body, or the body's start, or the reason."""
-        text = response.text
-        try:
-            body = json.loads(text) if text else None
-        except (ValueError, RecursionError):  # not JSON, or nested beyond what Python reads
-            body = None
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            return str(body["message"]).strip()
-        if "html" in response.headers.get("content-type", "") or text.lstrip().startswith("<"):
-            # An error page (Jetty's, a proxy's): its title, or its text, not its markup.
-            title = _HTML_TITLE.search(text)
-            text = title.group(1) if title else _HTML_TAG.sub(" ", text)
-            text = " ".join(html.unescape(text).split())
-        if text.strip():
-            return text.strip()[:_BODY_SAMPLE]
-        return response.reason_phrase or f"HTTP {response.status_code}"
-
-    def _error(
-        self,
-        response: httpx.Response,
-        endpoint: str,
-        kb_id: str | None,
-        ki_id: str | None,
-    ) -> KnowledgeEngineError:
-        """The SDK error for a status other than the call's success.
-
-        The KE answers 400, 404, 409, 410 and 500 with its error body; a proxy may add 429 and
-        other 5xx (with ``Retry-After``). Any other status (a 401, a redirect, a 418) is an
-        answer the SDK cannot use: `UnexpectedResponseError`, transient, with the body's start.
-        """
-        status = response.status_code
-        message = self._ke_message(response)
-        if status not in _KE_STATUSES and status < 500:
-            return _unexpected(
-                response,
-                f"the Knowledge Engine (or something in front of it) answered with status "
-                f"{status}, which it does not use for this call: {message}",
-                endpoint,
-                kb_id=kb_id,
-                ki_id=ki_id,
-            )
-        if status == 429:
-            limited = RateLimitedError(
-                message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
-            )
-            limited.retry_after = _retry_after(response)
-            return limited
-        if status == 404:
-            return SmartConnectorNotFoundError(
-                message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
-            )
-        if status == 409:
-            return PollConflictError(
-                message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
-            )
-        if status >= 500:
-            failed = KnowledgeEngineServerError(
-                message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
-            )
-            failed.retry_after = _retry_after(response)
-            return failed
-        return KnowledgeEngineResponseError(
-            message, status_code=status, endpoint=endpoint, kb_id=kb_id, ki_id=ki_id
-        )
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        ok: tuple[int, ...] = (200,),
-        kb_id: str | None = None,
-        ki_id: str | None = None,
-        json_body: Any = None,
-        content: str | None = None,
-        kb_header: bool = True,
-    ) -> httpx.Response:
-        response = await self._send(
-            method,
-            path,
-            kb_id=kb_id,
-            ki_id=ki_id,
-            json_body=json_body,
-            content=content,
-            kb_header=kb_header,
-        )
-        if response.status_code not in ok:
-            raise self._error(response, f"{method} {path}", kb_id, ki_id)
-        return response
-
-    @staticmethod
-    def _parse(
-        response: httpx.Response,
-        adapter: TypeAdapter[Any] | type[BaseModel],
-        endpoint: str,
-        kb_id: str | None = None,
-        ki_id: str | None = None,
-    ) -> Any:
-        """Validate a JSON body into a model; a body that does not fit is a clear error."""
-        try:
-            if isinstance(adapter, TypeAdapter):
-                return adapter.validate_json(response.content)
-            return adapter.model_validate_json(response.content)
-        except ValidationError as exc:
-            raise _unexpected(
-                response,
-                f"the Knowledge Engine's answer could not be read: {_first_problem(exc)}",
-                endpoint,
-                kb_id=kb_id,
-                ki_id=ki_id,
-            ) from exc
-
     # ------------------------------------------------------------------ ClientProtocol
 
     async def get_version(self) -> str:
@@ -347,56 +130,16 @@ class HttpxClient:
                 without a version. The message says so, with the URL.
         """
         endpoint = "GET /version"
-        response = await self._send("GET", "/version")
+        response = await self._sender.send("GET", "/version")
         if response.status_code == 404:
-            raise _unexpected(
+            raise unexpected(
                 response,
                 not_a_knowledge_engine(self.base_url, 404, "answered Not Found"),
                 endpoint,
             )
         if response.status_code != 200:
-            raise self._error(response, endpoint, None, None)
-        try:
-            body = response.json()
-        except (ValueError, RecursionError):
-            body = _NOT_JSON
-        version = body.get("version") if isinstance(body, dict) else None
-        if not isinstance(version, str) or not version:
-            if body is _NOT_JSON:
-                what = "answered with something that is not JSON"
-            elif not isinstance(body, dict):
-                what = f"answered with a JSON {type(body).__name__}, not an object"
-            else:
-                what = "answered without a version"
-            raise _unexpected(response, not_a_knowledge_engine(self.base_url, 200, what), endpoint)
-        return version
-
-    def _json_object(
-        self,
-        response: httpx.Response,
-        endpoint: str,
-        kb_id: str | None = None,
-        ki_id: str | None = None,
-    ) -> dict[str, Any]:
-        try:
-            body = response.json()
-        except (ValueError, RecursionError) as exc:
-            raise _unexpected(
-                response,
-                f"the Knowledge Engine answered with something that is not JSON: {exc}",
-                endpoint,
-                kb_id=kb_id,
-                ki_id=ki_id,
-            ) from exc
-        if not isinstance(body, dict):
-            raise _unexpected(
-                response,
-                f"the Knowledge Engine answered with a JSON {type(body).__name__}, not an object",
-                endpoint,
-                kb_id=kb_id,
-                ki_id=ki_id,
-            )
-        return body
+            raise status_error(response, endpoint, None, None)
+        return version_from(response, self.base_url, endpoint)
 
     async def ke_is_available(self) -> bool:
         """True only when ``GET /version`` answers 200 with a non-empty version."""
@@ -410,18 +153,18 @@ class HttpxClient:
 
     async def list_kbs(self) -> list[KnowledgeBaseInfo]:
         """Every registered knowledge base (``GET /sc``)."""
-        response = await self._call("GET", "/sc")
-        result: list[KnowledgeBaseInfo] = self._parse(response, _KB_LIST, "GET /sc")
+        response = await self._sender.call("GET", "/sc")
+        result: list[KnowledgeBaseInfo] = parse(response, KB_LIST, "GET /sc")
         return result
 
     async def get_kb(self, kb_id: str) -> KnowledgeBaseInfo | None:
         """One knowledge base, or ``None`` when the KE answers 404 (``GET /sc``)."""
-        response = await self._send("GET", "/sc", kb_id=kb_id)
+        response = await self._sender.send("GET", "/sc", kb_id=kb_id)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise self._error(response, "GET /sc", kb_id, None)
-        kbs: list[KnowledgeBaseInfo] = self._parse(response, _KB_LIST, "GET /sc", kb_id)
+            raise status_error(response, "GET /sc", kb_id, None)
+        kbs: list[KnowledgeBaseInfo] = parse(response, KB_LIST, "GET /sc", kb_id)
         return kbs[0] if kbs else None
 
     async def register_kb(self, kb: KnowledgeBaseInfo, *, reregister: bool = False) -> None:
@@ -435,13 +178,13 @@ class HttpxClient:
         """
         kb_id = kb.knowledge_base_id
         for attempt in range(REREGISTER_ATTEMPTS):
-            response = await self._send(
+            response = await self._sender.send(
                 "POST", "/sc", kb_id=kb_id, json_body=kb.to_wire(), kb_header=False
             )
             if response.status_code == 200:
                 return
-            error = self._error(response, "POST /sc", kb_id, None)
-            in_use = response.status_code == 400 and "already in use" in error.message
+            error = status_error(response, "POST /sc", kb_id, None)
+            in_use = response.status_code == 400 and ALREADY_IN_USE in error.message
             if not (reregister and in_use) or attempt == REREGISTER_ATTEMPTS - 1:
                 raise error
             # Another registration of this id: a stale one, or an older instance that took it
@@ -453,37 +196,28 @@ class HttpxClient:
 
     async def unregister_kb(self, kb_id: str) -> None:
         """Delete a knowledge base (``DELETE /sc``); its open poll then gets 410."""
-        await self._call("DELETE", "/sc", kb_id=kb_id)
+        await self._sender.call("DELETE", "/sc", kb_id=kb_id)
 
     async def renew_lease(self, kb_id: str) -> LeaseInfo:
         """Renew the KB's lease (``PUT /sc/lease/renew``)."""
-        response = await self._call("PUT", "/sc/lease/renew", kb_id=kb_id)
-        lease: LeaseInfo = self._parse(response, LeaseInfo, "PUT /sc/lease/renew", kb_id)
+        response = await self._sender.call("PUT", "/sc/lease/renew", kb_id=kb_id)
+        lease: LeaseInfo = parse(response, LeaseInfo, "PUT /sc/lease/renew", kb_id)
         return lease
 
     async def list_kis(self, kb_id: str) -> list[KnowledgeInteractionInfo]:
         """The KB's registered interactions (``GET /sc/ki``)."""
-        response = await self._call("GET", "/sc/ki", kb_id=kb_id)
-        kis: list[KnowledgeInteractionInfo] = self._parse(response, _KI_LIST, "GET /sc/ki", kb_id)
+        response = await self._sender.call("GET", "/sc/ki", kb_id=kb_id)
+        kis: list[KnowledgeInteractionInfo] = parse(response, KI_LIST, "GET /sc/ki", kb_id)
         return kis
 
     async def register_ki(self, kb_id: str, ki: KnowledgeInteractionRegistration) -> str:
         """Register an interaction and return the id the KE gave it (``POST /sc/ki``)."""
-        response = await self._call("POST", "/sc/ki", kb_id=kb_id, json_body=ki.to_wire())
-        body = self._json_object(response, "POST /sc/ki", kb_id)
-        ki_id = body.get("knowledgeInteractionId")
-        if not isinstance(ki_id, str):
-            raise _unexpected(
-                response,
-                "the Knowledge Engine's answer has no knowledgeInteractionId",
-                "POST /sc/ki",
-                kb_id=kb_id,
-            )
-        return ki_id
+        response = await self._sender.call("POST", "/sc/ki", kb_id=kb_id, json_body=ki.to_wire())
+        return ki_id_from(response, kb_id)
 
     async def unregister_ki(self, kb_id: str, ki_id: str) -> None:
         """Delete an interaction (``DELETE /sc/ki``)."""
-        await self._call("DELETE", "/sc/ki", kb_id=kb_id, ki_id=ki_id)
+        await self._sender.call("DELETE", "/sc/ki", kb_id=kb_id, ki_id=ki_id)
 
     @staticmethod
     def _proactive_body(binding_set: BindingSet, recipients: Sequence[str] | None) -> Any:
@@ -503,14 +237,14 @@ class HttpxClient:
         binding_set: BindingSet,
         recipients: Sequence[str] | None,
     ) -> M:
-        response = await self._call(
+        response = await self._sender.call(
             "POST",
             path,
             kb_id=kb_id,
             ki_id=ki_id,
             json_body=self._proactive_body(binding_set, recipients),
         )
-        result: M = self._parse(response, model, f"POST {path}", kb_id, ki_id)
+        result: M = parse(response, model, f"POST {path}", kb_id, ki_id)
         return result
 
     async def ask(
@@ -544,49 +278,22 @@ class HttpxClient:
         `KnowledgeEngineServerError`; closing the client during the poll raises
         `ClientClosedError`.
         """
-        task = asyncio.current_task()
-        assert task is not None
-        self._polls.add(task)
-        try:
-            response = await self._send(
+        with self._handle_traffic.polling(kb_id):
+            response = await self._sender.send(
                 "GET", "/sc/handle", kb_id=kb_id, read_timeout=self.poll_timeout
             )
-        except asyncio.CancelledError:
-            if task in self._closing_polls:
-                task.uncancel()
-                raise ClientClosedError(
-                    f"GET /sc/handle: the HttpxClient was closed during the poll of {kb_id}"
-                ) from None
-            raise
-        finally:
-            self._polls.discard(task)
-            self._closing_polls.discard(task)
-        status = response.status_code
-        if status == 200:
-            request: HandleRequest = self._parse(response, HandleRequest, "GET /sc/handle", kb_id)
-            return PollResult.HANDLE, request
-        if status == 202:
-            return PollResult.REPOLL, None
-        if status == 410:
-            return PollResult.EXIT, None
-        raise self._error(response, "GET /sc/handle", kb_id, None)
+        return poll_outcome(response, kb_id)
 
     async def post_handle_response(self, kb_id: str, ki_id: str, response: HandleResponse) -> None:
         """Answer a handle request (``POST /sc/handle``)."""
-        self._responses_in_flight += 1
-        self._responses_done.clear()
-        try:
-            await self._call(
+        with self._handle_traffic.responding():
+            await self._sender.call(
                 "POST", "/sc/handle", kb_id=kb_id, ki_id=ki_id, json_body=response.to_wire()
             )
-        finally:
-            self._responses_in_flight -= 1
-            if self._responses_in_flight == 0:
-                self._responses_done.set()
 
     async def upload_domain_knowledge(self, kb_id: str, knowledge: str) -> None:
         """Replace the KB's domain knowledge (``POST /sc/knowledge``, text/plain)."""
-        await self._call("POST", "/sc/knowledge", kb_id=kb_id, content=knowledge)
+        await self._sender.call("POST", "/sc/knowledge", kb_id=kb_id, content=knowledge)
 
     async def close(self) -> None:
         """Close: open polls raise `ClientClosedError`, response posts under way finish first.
@@ -594,66 +301,9 @@ class HttpxClient:
         An `httpx.AsyncClient` given to the constructor is left open; one this client created
         is closed. Closing twice is harmless.
         """
-        if self._closed:
+        if self._sender.closed:
             return
-        self._closed = True
-        for task in list(self._polls):
-            self._closing_polls.add(task)
-            task.cancel()
-        await self._responses_done.wait()
+        self._sender.closed = True
+        await self._handle_traffic.close()
         if self._owns_client:
             await self._http.aclose()
-
-
-def _split_credentials(base_url: str) -> tuple[str, httpx.BasicAuth | None]:
-    """The base URL without its user and password, and those as Basic authentication."""
-    try:
-        url = httpx.URL(base_url)
-    except (httpx.InvalidURL, TypeError):
-        return base_url.rstrip("/"), None  # every request fails later, with its own message
-    if not url.userinfo:
-        return base_url.rstrip("/"), None
-    auth = httpx.BasicAuth(url.username, url.password)
-    return str(url.copy_with(userinfo=b"")).rstrip("/"), auth
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """The seconds a ``Retry-After`` header asks for (a number or an HTTP date), if any."""
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            return None
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-def _first_problem(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "body"
-    return f"{where}: {error['msg']}"
-
-
-def _unexpected(
-    response: httpx.Response,
-    message: str,
-    endpoint: str,
-    kb_id: str | None = None,
-    ki_id: str | None = None,
-) -> UnexpectedResponseError:
-    """The error for an answer the SDK cannot read, with the start of its body."""
-    return UnexpectedResponseError(
-        message,
-        status_code=response.status_code,
-        body=response.text[:_BODY_SAMPLE],
-        endpoint=endpoint,
-        kb_id=kb_id,
-        ki_id=ki_id,
-    )
