@@ -13,6 +13,7 @@ large pattern never holds up the rest of the engine.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -59,7 +60,7 @@ REACT = KnowledgeInteractionType.REACT
 class _Exchanges(_Notices):
     """``POST /sc/ask`` and ``POST /sc/post``."""
 
-    _plans: OrderedDict[tuple[Any, ...], Plan]
+    _plans: OrderedDict[tuple[Any, ...], asyncio.Future[Plan]]
 
     def _proactive(
         self, kb_id: str | None, ki_id: str | None, kind: KnowledgeInteractionType
@@ -111,33 +112,57 @@ class _Exchanges(_Notices):
         recipients: Sequence[str] | None,
         level: int,
     ) -> Plan:
-        """The plan of an ASK or POST, made in a worker thread unless the network is unchanged."""
+        """The plan of an ASK or POST, made in a worker thread unless the network is unchanged.
+
+        Asks that need the same plan while it is being made wait for that one planning, and
+        go on in the order they came: the order in which their requests are queued.
+        """
         key = (ki.id, id(ki), level, tuple(recipients or ()), self._network_version)
-        plan = self._plans.get(key)
-        if plan is not None:
+        planning = self._plans.get(key)
+        if planning is None:
+            planning = asyncio.ensure_future(self._make_plan(kb, ki, recipients, level))
+            planning.add_done_callback(functools.partial(self._planned, key))
+            self._plans[key] = planning
+            while len(self._plans) > PLAN_CACHE_SIZE:
+                self._plans.popitem(last=False)
+        else:
             self._plans.move_to_end(key)
-            return plan
+        # Shielded: an asker that gives up does not cancel the planning the others wait for.
+        return await asyncio.shield(planning)
+
+    def _planned(self, key: tuple[Any, ...], planning: asyncio.Future[Plan]) -> None:
+        """Forget a planning that failed, so that the next ask plans again.
+
+        The error itself reaches those waiting for the planning.
+        """
+        failed = planning.cancelled() or planning.exception() is not None
+        if failed and self._plans.get(key) is planning:
+            del self._plans[key]
+
+    async def _make_plan(
+        self,
+        kb: _KnowledgeBase,
+        ki: _Interaction,
+        recipients: Sequence[str] | None,
+        level: int,
+    ) -> Plan:
+        """Make the plan in a worker thread, which hands the GIL back as it goes."""
         rules = self._rules(kb, ki, recipients)
         backward = ki.kind is ASK
         flags = flags_for(level, backward=backward)
         if backward:
-            plan = await asyncio.to_thread(
+            return await asyncio.to_thread(
                 plan_ask, ki.rule, rules, flags, budget=self.match_budget, pause=_hand_over
             )
-        else:
-            plan = await asyncio.to_thread(
-                plan_post,
-                ki.rule,
-                rules,
-                flags,
-                capture=ki.capture,
-                budget=self.match_budget,
-                pause=_hand_over,
-            )
-        self._plans[key] = plan
-        while len(self._plans) > PLAN_CACHE_SIZE:
-            self._plans.popitem(last=False)
-        return plan
+        return await asyncio.to_thread(
+            plan_post,
+            ki.rule,
+            rules,
+            flags,
+            capture=ki.capture,
+            budget=self.match_budget,
+            pause=_hand_over,
+        )
 
     async def ask(
         self,
