@@ -142,8 +142,7 @@ class Dispatcher:
             return self.failure(
                 request, f"the handler of {ki.name!r} failed ({type(exc).__name__})"
             ), f"handler failed ({type(exc).__name__})"
-        # The bindings were checked by `invoke`: no second validation.
-        response = HandleResponse.model_construct(
+        response = HandleResponse(
             handle_request_id=request.handle_request_id, binding_set=binding_set
         )
         return response, ANSWERED
