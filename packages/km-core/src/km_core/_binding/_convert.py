@@ -32,7 +32,9 @@ def to_binding_set(
     """
     if value is None:
         return []
-    if isinstance(value, Mapping | BindingModel | str | bytes) or not isinstance(value, Iterable):
+    if type(value) is not list and (
+        isinstance(value, Mapping | BindingModel | str | bytes) or not isinstance(value, Iterable)
+    ):
         raise BindingValidationError(
             f"{what} must be a list of bindings, got {type(value).__name__}: {value!r:.200}"
         )
