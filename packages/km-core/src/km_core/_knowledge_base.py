@@ -143,6 +143,10 @@ class KnowledgeBase(Declaring, SyncCalls, ServiceHooks):
         self._in_flight = InFlight(id)
         self._responder = Responder(self, self._registry)
         self._life = ServiceLife(id, lifespan)
+        self._direct = Dispatcher(
+            self, self._registry, self._request_context, self._overridden, run_in_default_thread
+        )
+        """Runs handlers for `call`, outside the handling loop."""
 
     def __repr__(self) -> str:
         return f"<KnowledgeBase {self.id!r}>"
@@ -422,10 +426,7 @@ class KnowledgeBase(Declaring, SyncCalls, ServiceHooks):
                 "which has no handler; call() runs ANSWER and REACT interactions"
             )
         bindings = to_binding_set(binding_set, what=f"the binding set for {found.name!r}")
-        dispatcher = Dispatcher(
-            self, self._registry, self._request_context, self._overridden, run_in_default_thread
-        )
-        return await dispatcher.invoke(found, bindings, requesting_kb_id, None)
+        return await self._direct.invoke(found, bindings, requesting_kb_id, None)
 
     def _request_context(
         self, ki: Handled, requesting_kb_id: str | None, handle_request_id: int | None

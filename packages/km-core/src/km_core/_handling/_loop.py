@@ -72,12 +72,8 @@ class HandlingLoop:
         self._state = state
         self._in_flight = in_flight
         self._responder = responder
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max_concurrent_handlers, thread_name_prefix="km-handler"
-        )
-        self._dispatcher = Dispatcher(
-            host, registry, context, overridden, executor_runner(self._executor)
-        )
+        self._context = context
+        self._overridden = overridden
         self._registry = registry
         self._permits = asyncio.Semaphore(max_concurrent_handlers)
         self._max = max_concurrent_handlers
@@ -86,6 +82,13 @@ class HandlingLoop:
         """Poll and serve until EXIT, a stop, or ``loops`` polls; then drain."""
         kb_id, state = self._host.id, self._state
         state.start_handling()
+        # Made once the loop runs, so that nothing is left to shut down when it cannot start.
+        executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self._max, thread_name_prefix="km-handler"
+        )
+        self._dispatcher = Dispatcher(
+            self._host, self._registry, self._context, self._overridden, executor_runner(executor)
+        )
         logger.info(
             "knowledge base %s: handling loop started (max_concurrent_handlers=%d)",
             kb_id,
@@ -105,7 +108,7 @@ class HandlingLoop:
             try:
                 await self._in_flight.drain(grace_period if state.stop_requested else None)
             finally:
-                self._executor.shutdown(wait=False)
+                executor.shutdown(wait=False)
                 state.end_handling()
                 logger.info("knowledge base %s: handling loop stopped", kb_id)
 
