@@ -104,6 +104,23 @@ async def test_helpers_work_before_registration(client: TestClient) -> None:
     assert await client.poll_ki_call(KB_ID) == (PollResult.EXIT, None)
 
 
+async def test_a_request_names_the_interaction_registered_when_it_is_polled(
+    registered: TestClient,
+) -> None:
+    """Queued while one KB had the interaction, polled after another KB registered it."""
+    request_id = registered.enqueue_handle_request("heights", [{"t": OAK}])
+    await registered.unregister_kb(KB_ID)
+    other = "http://example.org/kb/other"
+    await registered.register_kb(KB.model_copy(update={"knowledge_base_id": other}))
+    await registered.register_ki(other, ANSWER_KI)
+    result, request = await registered.poll_ki_call(other)
+    assert result is PollResult.HANDLE
+    assert request is not None
+    assert request.handle_request_id == request_id
+    assert request.knowledge_interaction_id == f"{other}/interaction/heights"
+    assert request.binding_set == [{"t": OAK}]
+
+
 async def test_deleting_the_kb_ends_an_open_poll_and_later_polls_are_404(
     registered: TestClient,
 ) -> None:

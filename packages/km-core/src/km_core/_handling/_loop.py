@@ -32,13 +32,17 @@ from ._host import HandlingHost
 from ._in_flight import InFlight
 from ._respond import Responder
 
-__all__ = ["QUICK_REPOLL", "HandlingLoop"]
+__all__ = ["DISPATCHES_PER_TURN", "QUICK_REPOLL", "HandlingLoop"]
 
 logger = logging.getLogger("km_core")
 
 QUICK_REPOLL = 1.0
 """A heartbeat (REPOLL) sooner than this many seconds after the poll began is not a real one:
 the KE's come after 29 s. Twice in a row, it counts as a failure, and the loop backs off."""
+
+DISPATCHES_PER_TURN = 2
+"""At most this many handle requests start in one turn of the event loop, however fast the
+client answers the polls."""
 
 
 class _QuickHeartbeat(Exception):
@@ -119,6 +123,7 @@ class HandlingLoop:
         episode = Episode(host.poll_backoff, kb_id=kb_id, what="polling")
         quick_repolls = 0
         conflict_retried = False
+        unyielded = 0
         while loops is None or polls < loops:
             await permits.acquire()
             polls += 1
@@ -169,9 +174,13 @@ class HandlingLoop:
                     )
                 )
                 # A client may answer polls without suspending (requests already queued):
-                # yield once per request, so that a burst neither starves other tasks nor
-                # starts all its handlers (and their threads) in one turn of the event loop.
-                await asyncio.sleep(0)
+                # yield after every DISPATCHES_PER_TURN requests, so that a burst neither
+                # starves other tasks nor starts all its handlers (and their threads) in one
+                # turn of the event loop.
+                unyielded += 1
+                if unyielded == DISPATCHES_PER_TURN:
+                    unyielded = 0
+                    await asyncio.sleep(0)
                 continue
             permits.release()
             if result is PollResult.EXIT:

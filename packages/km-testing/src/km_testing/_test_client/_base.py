@@ -13,6 +13,7 @@ import dataclasses
 from km_core import (
     BindingSet,
     ClientClosedError,
+    HandleRequest,
     KnowledgeBaseInfo,
     KnowledgeEngineResponseError,
     KnowledgeEngineUnavailableError,
@@ -25,12 +26,23 @@ from km_core import (
 from ._records import OutgoingCall, RecordedHandleResponse
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class _Handle:
     ki: str
     binding_set: BindingSet
     requesting_kb_id: str
     handle_request_id: int
+    request: HandleRequest | None = None
+    """Made when queued, if the interaction was registered then; else made when polled."""
+
+    def to_request(self, ki_id: str) -> HandleRequest:
+        """The handle request the KB polls, for the interaction ``ki_id``."""
+        return HandleRequest(
+            knowledge_interaction_id=ki_id,
+            handle_request_id=self.handle_request_id,
+            binding_set=self.binding_set,
+            requesting_knowledge_base_id=self.requesting_kb_id,
+        )
 
 
 _QueueItem = _Handle | PollResult
@@ -72,6 +84,13 @@ class _TestClientBase:
                 kb_id=kb_id,
             )
         return self._kb
+
+    def _registered_ki_id(self, ki: str) -> str | None:
+        """The id of the registered interaction named (or identified by) ``ki``, if any."""
+        for ki_id, info in self._kis.items():
+            if info.knowledge_interaction_name == ki or ki_id == ki:
+                return ki_id
+        return None
 
     def _require_ki(
         self, kb_id: str, ki_id: str, kind: KnowledgeInteractionType, endpoint: str

@@ -96,19 +96,17 @@ class _Exchanges(_TestClientBase):
             return item, None
         if self._kb is None:  # deleted while this poll waited
             return PollResult.EXIT, None
-        ki_id = self._ki_id(kb_id, item.ki)
-        self._pending[item.handle_request_id] = ki_id
-        return PollResult.HANDLE, HandleRequest(
-            knowledge_interaction_id=ki_id,
-            handle_request_id=item.handle_request_id,
-            binding_set=item.binding_set,
-            requesting_knowledge_base_id=item.requesting_kb_id,
-        )
+        request = item.request
+        if request is None or request.knowledge_interaction_id not in self._kis:
+            # Queued before its interaction was registered, or unregistered since.
+            request = item.to_request(self._ki_id(kb_id, item.ki))
+        self._pending[item.handle_request_id] = request.knowledge_interaction_id
+        return PollResult.HANDLE, request
 
     def _ki_id(self, kb_id: str, ki: str) -> str:
-        for ki_id, info in self._kis.items():
-            if info.knowledge_interaction_name == ki or ki_id == ki:
-                return ki_id
+        ki_id = self._registered_ki_id(ki)
+        if ki_id is not None:
+            return ki_id
         if ":" in ki:  # a full id, known or not
             return ki
         return f"{kb_id}/interaction/{ki}"

@@ -62,9 +62,11 @@ class _Scripting(_TestClientBase):
         """
         handle_request_id = self._next_handle_request_id
         self._next_handle_request_id += 1
-        self._queue.put_nowait(
-            _Handle(ki_name, _bindings(binding_set), requesting_kb_id, handle_request_id)
-        )
+        handle = _Handle(ki_name, _bindings(binding_set), requesting_kb_id, handle_request_id)
+        ki_id = self._registered_ki_id(ki_name)
+        if ki_id is not None:  # made now, so that the poll only hands it over
+            handle.request = handle.to_request(ki_id)
+        self._queue.put_nowait(handle)
         return handle_request_id
 
     def enqueue_exit(self) -> None:
