@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from km_core import Backoff, KnowledgeBaseInfo
+from km_core._authorization import AccessControl
 from km_core._declarations import (
     AnswerKnowledgeInteraction,
     AskKnowledgeInteraction,
@@ -88,3 +89,8 @@ def registry_of(*kis: Any) -> Registry:
     for ki in kis:
         registry.add(ki)
     return registry
+
+
+def open_access(kb_id: str = KB_ID) -> AccessControl:
+    """The access control of a KB without authorization: everybody, no policy, no audit."""
+    return AccessControl(kb_id=kb_id, permitted="*", authorize=None, audit=None, timeout=None)

@@ -18,7 +18,7 @@ from km_core._handling import ErrorPolicy
 from km_core._handling._dispatch import Dispatcher
 from km_core._inject import ContextValue, Dependant, RunSync, run_in_default_thread
 from km_testing import TestClient
-from tests.core.internals.hosts import ANSWER, Host, answer, react, registry_of
+from tests.core.internals.hosts import ANSWER, Host, answer, open_access, react, registry_of
 from tests.support import KB_ID, OAK
 
 REQUESTER = "http://example.org/kb/asker"
@@ -59,7 +59,7 @@ def make(
     host = Host(TestClient(), **host_options)
     context = CountingContext()
     overridden: dict[Callable[..., Any], Dependant] = {}
-    dispatcher = Dispatcher(host, registry, context, overridden, run_sync)
+    dispatcher = Dispatcher(host, registry, open_access(), context, overridden, run_sync)
     return dispatcher, host, context, overridden
 
 

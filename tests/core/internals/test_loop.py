@@ -17,7 +17,7 @@ from km_core._handling._loop import QUICK_REPOLL, HandlingLoop
 from km_core._lifecycle import Lifecycle, Registration
 from km_core._session import Session
 from km_testing import TestClient
-from tests.core.internals.hosts import ANSWER, Host, answer, registry_of
+from tests.core.internals.hosts import ANSWER, Host, answer, open_access, registry_of
 from tests.support import OAK, Arrivals, LoopClock, let_the_loop_run
 
 
@@ -51,6 +51,7 @@ async def start(
     loop = HandlingLoop(
         host,
         registry=registry,
+        access=open_access(host.id),
         session=session,
         state=state,
         in_flight=in_flight,

@@ -5,6 +5,7 @@ Everything public is importable from this package; its modules are private.
 
 from .__about__ import __version__
 from ._access_log import ACCESS_LOGGER_NAME
+from ._authorization import AccessDecision, AccessRequest
 from ._backoff import Backoff
 from ._binding import BindingModel
 from ._declarations import (
@@ -15,6 +16,7 @@ from ._declarations import (
     ReactKnowledgeInteraction,
 )
 from ._errors import (
+    AccessDeniedError,
     BindingValidationError,
     ClientClosedError,
     ConfigurationError,
@@ -69,6 +71,9 @@ __all__ = [
     "ACCESS_LOGGER_NAME",
     "IRI",
     "XSD",
+    "AccessDecision",
+    "AccessDeniedError",
+    "AccessRequest",
     "AnswerKnowledgeInteraction",
     "AskExchangeInfo",
     "AskKnowledgeInteraction",

@@ -44,10 +44,17 @@ def check_kb_arguments(
     lease_renewal_time: int | None,
     reasoner_level: int | None,
     handler_timeout: float | None,
+    authorize_timeout: float | None,
 ) -> None:
     """Check the arguments of `KnowledgeBase`; see its docstring for what each takes."""
-    if handler_timeout is not None and handler_timeout <= 0:
-        raise ConfigurationError(f"handler_timeout must be positive, got {handler_timeout!r}")
+    for what, timeout in (
+        ("handler_timeout", handler_timeout),
+        ("authorize_timeout", authorize_timeout),
+    ):
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+        ):
+            raise ConfigurationError(f"{what} must be positive (seconds) or None, got {timeout!r}")
     check_kb_id(id)
     if not isinstance(name, str) or not name:
         raise ConfigurationError(f"knowledge base {id}: name must be a non-empty string")

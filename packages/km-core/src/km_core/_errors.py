@@ -13,6 +13,8 @@ KnowledgeMapperError
 ├── UnknownKnowledgeInteractionError (LookupError)
 ├── BindingValidationError (ValueError)        a binding set that is not one
 ├── ClientClosedError (RuntimeError)           the client was closed (before or during a call)
+├── AccessDeniedError (PermissionError)        `KnowledgeBase.call` for a requester that the
+│                                               interaction does not permit
 ├── StartupError                               the KB's lifespan or a startup hook failed
 └── KnowledgeEngineError                       the Knowledge Engine could not do what was asked
     ├── KnowledgeEngineUnavailableError         no answer at all: refused, reset, timed out
@@ -38,6 +40,7 @@ loop written against `ClientProtocol` never sees a transport's exception types.
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
     "BindingValidationError",
     "ClientClosedError",
     "ConfigurationError",
@@ -113,6 +116,14 @@ class BindingValidationError(KnowledgeMapperError, ValueError):
 
 class ClientClosedError(KnowledgeMapperError, RuntimeError):
     """The client was closed, before the call or while it was under way."""
+
+
+class AccessDeniedError(KnowledgeMapperError, PermissionError):
+    """The requesting knowledge base may not use the interaction it called.
+
+    Raised by `KnowledgeBase.call`; the handling loop answers such a request per the KB's error
+    policy instead. The message names the requester and the interaction, and nothing of why.
+    """
 
 
 class StartupError(KnowledgeMapperError):

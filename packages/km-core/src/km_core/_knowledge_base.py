@@ -16,29 +16,32 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 from collections.abc import Callable, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from . import _serving
 from ._arguments import check_kb_arguments
+from ._authorization import AccessControl, AuditHook, Policy
 from ._backoff import Backoff
 from ._binding import BindingModel, to_binding_set
 from ._declarations import (
+    EVERYBODY,
     Declaring,
     Handled,
     KnowledgeInteraction,
+    Permitted,
     Registry,
+    check_permitted,
 )
 from ._errors import ConfigurationError
-from ._handling import Dispatcher, HandlingLoop, InFlight, Responder
+from ._handling import Dispatcher, HandlingLoop, InFlight, Responder, check_loop_arguments
 from ._handling._policy import ErrorPolicy  # its defining module: the reference links to it
 from ._inject import ContextValue, Dependant, run_in_default_thread
 from ._lifecycle import Lifecycle
 from ._models import Binding, BindingSet, KnowledgeBaseInfo, LeaseInfo
 from ._outgoing import AskResponse, PostResponse, SyncCalls
 from ._protocol import ClientProtocol
-from ._serving import Lifespan, ServiceHooks, ServiceLife
+from ._serving import Lifespan, Service, ServiceHooks, ServiceLife
 from ._session import Session, wait_for_engine
 
 __all__ = ["AskResponse", "ErrorPolicy", "KnowledgeBase", "PostResponse", "RequestContext"]
@@ -64,7 +67,7 @@ class RequestContext(ContextValue):
     handle_request_id: int | None = None
 
 
-class KnowledgeBase(Declaring, SyncCalls, ServiceHooks):
+class KnowledgeBase(Declaring, SyncCalls, Service, ServiceHooks):
     """A knowledge base: the interactions it offers and uses, and the loop that serves them.
 
     Declare interactions with the decorators (`answer_ki`, `react_ki`) and the declarations
@@ -96,6 +99,20 @@ class KnowledgeBase(Declaring, SyncCalls, ServiceHooks):
             registered, before the handling loop starts, and left after the loop has drained,
             before the KB unregisters. See also `on_startup`, `on_shutdown`, `every` and
             `create_task`.
+        permitted: The knowledge bases that may use an ANSWER or REACT interaction that does
+            not say (its ``permitted``): ``"*"`` for everybody (the default), or their ids.
+            A request from any other is denied before its handler runs, and answered per
+            ``error_policy``; docs/authorization.md says what this protects, and what not.
+        authorize: A policy, checked after ``permitted`` for every request: a function, sync
+            (run in a worker thread) or async, whose first parameter receives the
+            `AccessRequest` and whose others are injected as a handler's are (`Depends`,
+            `RequestContext`). ``True`` allows the request; ``False``, an exception or no
+            answer within ``authorize_timeout`` denies it.
+        audit: Called with every `AccessDecision` (allowed or denied) before the request goes
+            on, for example to write an access log table. An async hook is awaited; a sync one
+            runs on the event loop, so it must be quick. A hook that raises is logged.
+        authorize_timeout: Seconds the policy may take (and no more than the interaction's
+            handler timeout); ``None``: no limit but that.
 
     Attributes:
         dependency_overrides: Maps a dependency factory to the factory to call instead, at every
@@ -116,6 +133,10 @@ class KnowledgeBase(Declaring, SyncCalls, ServiceHooks):
         handler_timeout: float | None = None,
         response_retry_period: float = 10.0,
         lifespan: Lifespan | None = None,
+        permitted: Permitted = EVERYBODY,
+        authorize: Policy | None = None,
+        audit: AuditHook | None = None,
+        authorize_timeout: float | None = 10.0,
     ) -> None:
         check_kb_arguments(
             id=id,
@@ -124,6 +145,15 @@ class KnowledgeBase(Declaring, SyncCalls, ServiceHooks):
             lease_renewal_time=lease_renewal_time,
             reasoner_level=reasoner_level,
             handler_timeout=handler_timeout,
+            authorize_timeout=authorize_timeout,
+        )
+        self._access = AccessControl(
+            kb_id=id,
+            permitted=check_permitted(permitted, what=f"knowledge base {id}"),
+            authorize=authorize,
+            audit=audit,
+            timeout=authorize_timeout,
+            scope=dict(sys._getframe(1).f_locals) if authorize is not None else None,
         )
         self.id = id
         self.name = name
@@ -144,7 +174,12 @@ class KnowledgeBase(Declaring, SyncCalls, ServiceHooks):
         self._responder = Responder(self, self._registry)
         self._life = ServiceLife(id, lifespan)
         self._direct = Dispatcher(
-            self, self._registry, self._request_context, self._overridden, run_in_default_thread
+            self,
+            self._registry,
+            self._access,
+            self._request_context,
+            self._overridden,
+            run_in_default_thread,
         )
         """Runs handlers for `call`, outside the handling loop."""
 
@@ -252,81 +287,6 @@ class KnowledgeBase(Declaring, SyncCalls, ServiceHooks):
         self._session.lease.stop()
         await self.client.close()
 
-    # ------------------------------------------------------------------ serving
-
-    async def __aenter__(self) -> Self:
-        """Connect, register (unless registered already) and start the KB's lifespan.
-
-        Raises:
-            StartupError: the lifespan or a startup hook raised; the KB was unregistered and
-                closed again.
-        """
-        await _serving.enter(self, self._state, self._life)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop a running handling loop (it drains), end the lifespan, unregister and close."""
-        await _serving.shut_down(self, self._state, self._life)
-
-    def stop(self) -> None:
-        """Ask the running handling loop to stop: no more polls, then it drains and returns.
-
-        Safe to call from any thread, and more than once. The loop waits for in-flight
-        handlers up to its ``grace_period``, then cancels the rest (each still answered).
-        """
-        _serving.stop(self._state)
-
-    async def serve(
-        self,
-        *,
-        max_concurrent_handlers: int = 10,
-        grace_period: float | None = 30.0,
-        connect_wait: float | None = None,
-        handle_signals: bool = True,
-    ) -> None:
-        """Run the KB as a service until SIGINT or SIGTERM (or `stop`).
-
-        Connects (waiting up to ``connect_wait`` seconds for the KE), registers, starts the
-        KB's lifespan (``lifespan=``, `on_startup`, `every`), and runs the handling loop. The
-        first SIGINT or SIGTERM stops polling and lets in-flight handlers finish within
-        ``grace_period`` seconds (``None``: as long as they take), then cancels the rest,
-        answers what it cancelled, ends the lifespan (cancelling the KB's tasks, then
-        `on_shutdown`), unregisters and closes. A second SIGINT cancels the handlers at once.
-        The signal handlers that were there before are restored.
-
-        Args:
-            max_concurrent_handlers: As for `start_handling_loop`.
-            grace_period: Seconds in-flight handlers get to finish when stopping.
-            connect_wait: Seconds to wait for a KE that is not up yet; ``None``: forever.
-            handle_signals: Install the SIGINT/SIGTERM handlers; pass ``False`` in an
-                application that handles signals itself (and calls `stop`).
-
-        Raises:
-            KnowledgeEngineUnavailableError: the KE did not answer within ``connect_wait``.
-            StartupError: the lifespan or a startup hook raised.
-            KnowledgeBaseStoppedError: the KE stopped the KB while it served (it was deleted,
-                its lease expired, or the KE shut down); it is not unregistered.
-        """
-        await _serving.serve(
-            self,
-            self._state,
-            self._life,
-            self._in_flight.cancel_all,
-            max_concurrent_handlers=max_concurrent_handlers,
-            grace_period=grace_period,
-            connect_wait=connect_wait,
-            handle_signals=handle_signals,
-        )
-
-    def run(self, **options: Any) -> None:
-        """Run `serve` in a new event loop until the KB stops; for scripts and ``km run``."""
-        asyncio.run(self.serve(**options))
-
     # ------------------------------------------------------------------ handling
 
     @property
@@ -377,12 +337,7 @@ class KnowledgeBase(Declaring, SyncCalls, ServiceHooks):
             ConfigurationError: invalid arguments.
             RuntimeError: the KB is not registered, or its loop is already running.
         """
-        if not isinstance(max_concurrent_handlers, int) or max_concurrent_handlers < 1:
-            raise ConfigurationError(
-                f"max_concurrent_handlers must be a positive int, got {max_concurrent_handlers!r}"
-            )
-        if loops is not None and (not isinstance(loops, int) or loops < 0):
-            raise ConfigurationError(f"loops must be None or an int >= 0, got {loops!r}")
+        check_loop_arguments(loops, max_concurrent_handlers)
         if not self._state.registered:
             raise RuntimeError(
                 f"knowledge base {self.id} is not registered; call 'await kb.register()' "
@@ -393,6 +348,7 @@ class KnowledgeBase(Declaring, SyncCalls, ServiceHooks):
         loop = HandlingLoop(
             self,
             registry=self._registry,
+            access=self._access,
             session=self._session,
             state=self._state,
             in_flight=self._in_flight,
@@ -414,10 +370,13 @@ class KnowledgeBase(Declaring, SyncCalls, ServiceHooks):
 
         Dependencies are injected (overrides included) and converted as in the loop, so this is
         the quickest way to unit-test a handler. Errors are raised, not turned into an empty
-        answer.
+        answer. The request is authorized as in the loop, as one from ``requesting_kb_id``.
 
         Returns:
             The binding set the loop would post to the KE.
+
+        Raises:
+            AccessDeniedError: ``requesting_kb_id`` may not use the interaction.
         """
         found = self._registry.lookup(ki)
         if not isinstance(found, Handled):
@@ -426,7 +385,7 @@ class KnowledgeBase(Declaring, SyncCalls, ServiceHooks):
                 "which has no handler; call() runs ANSWER and REACT interactions"
             )
         bindings = to_binding_set(binding_set, what=f"the binding set for {found.name!r}")
-        return await self._direct.invoke(found, bindings, requesting_kb_id, None)
+        return await self._direct.call(found, bindings, requesting_kb_id)
 
     def _request_context(
         self, ki: Handled, requesting_kb_id: str | None, handle_request_id: int | None

@@ -1,6 +1,7 @@
 """The interactions a knowledge base declares, and its registry of them.
 
 - ``_checks``: names, patterns, prefixes and models, checked at declaration;
+- ``_permitted``: the ``permitted`` argument: ``"*"`` or knowledge base ids;
 - ``_interactions``: the ASK, ANSWER, POST and REACT interaction classes;
 - ``_registry``: a KB's interactions by name and, once registered, by id;
 - ``_declaring``: the ``answer_ki``/``react_ki``/``ask_ki``/``post_ki`` half of `KnowledgeBase`.
@@ -15,15 +16,19 @@ from ._interactions import (
     PostKnowledgeInteraction,
     ReactKnowledgeInteraction,
 )
+from ._permitted import EVERYBODY, Permitted, check_permitted
 from ._registry import Registry
 
 __all__ = [
+    "EVERYBODY",
     "AnswerKnowledgeInteraction",
     "AskKnowledgeInteraction",
     "Declaring",
     "Handled",
     "KnowledgeInteraction",
+    "Permitted",
     "PostKnowledgeInteraction",
     "ReactKnowledgeInteraction",
     "Registry",
+    "check_permitted",
 ]

@@ -24,6 +24,7 @@ from ._interactions import (
     PostKnowledgeInteraction,
     ReactKnowledgeInteraction,
 )
+from ._permitted import Permitted, check_permitted
 from ._registry import Registry
 
 __all__ = ["Declaring"]
@@ -33,12 +34,14 @@ M = TypeVar("M", bound=BindingModel)
 N = TypeVar("N", bound=BindingModel)
 
 
-def _with_timeout(ki: Handled, timeout: float | None) -> Handled:
+def _with_options(ki: Handled, timeout: float | None, permitted: Permitted | None) -> Handled:
     if timeout is not None and timeout <= 0:
         raise ConfigurationError(
             f"knowledge interaction {ki.name!r}: timeout must be positive, got {timeout!r}"
         )
     ki.timeout = timeout
+    if permitted is not None:
+        ki.permitted = check_permitted(permitted, what=f"knowledge interaction {ki.name!r}")
     return ki
 
 
@@ -79,6 +82,7 @@ class Declaring:
         prefixes: Mapping[str, str] | None = None,
         binding_model: type[BindingModel] | None = None,
         timeout: float | None = None,
+        permitted: Permitted | None = None,
     ) -> Callable[[F], F]:
         """Declare an ANSWER interaction served by the decorated handler.
 
@@ -95,9 +99,13 @@ class Declaring:
             binding_model: The `BindingModel` the handler receives and answers with; plain
                 dict answers must fit it too.
             timeout: Seconds the handler may take (overrides the KB's ``handler_timeout``).
+            permitted: The ids of the knowledge bases that may use it, or ``"*"`` for
+                everybody; ``None``: the KB's ``permitted``. A request from any other is
+                denied before the handler runs (see the KB's ``authorize``).
 
         Raises:
-            ConfigurationError: a bad name, pattern, prefixes or model, or a name in use.
+            ConfigurationError: a bad name, pattern, prefixes, model or ``permitted``, or a
+                name in use.
             HandlerDeclarationError: the handler's signature cannot be served.
         """
 
@@ -110,7 +118,7 @@ class Declaring:
                 prefixes=prefixes,
                 binding_model=binding_model,
             )
-            self._declare(_with_timeout(ki, timeout))
+            self._declare(_with_options(ki, timeout, permitted))
             return function
 
         return decorator
@@ -125,6 +133,7 @@ class Declaring:
         argument_model: type[BindingModel] | None = None,
         result_model: type[BindingModel] | None = None,
         timeout: float | None = None,
+        permitted: Permitted | None = None,
     ) -> Callable[[F], F]:
         """Declare a REACT interaction served by the decorated handler.
 
@@ -139,9 +148,13 @@ class Declaring:
             argument_model: The `BindingModel` the handler receives.
             result_model: The `BindingModel` it answers with; plain dict results must fit it.
             timeout: Seconds the handler may take (overrides the KB's ``handler_timeout``).
+            permitted: The ids of the knowledge bases that may use it, or ``"*"`` for
+                everybody; ``None``: the KB's ``permitted``. A request from any other is
+                denied before the handler runs (see the KB's ``authorize``).
 
         Raises:
-            ConfigurationError: a bad name, pattern, prefixes or model, or a name in use.
+            ConfigurationError: a bad name, pattern, prefixes, model or ``permitted``, or a
+                name in use.
             HandlerDeclarationError: the handler's signature cannot be served.
         """
 
@@ -156,7 +169,7 @@ class Declaring:
                 argument_model=argument_model,
                 result_model=result_model,
             )
-            self._declare(_with_timeout(ki, timeout))
+            self._declare(_with_options(ki, timeout, permitted))
             return function
 
         return decorator

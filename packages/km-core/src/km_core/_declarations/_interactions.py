@@ -8,7 +8,7 @@ registers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from km_core._binding import BindingModel
 from km_core._inject import Handler
@@ -46,6 +46,10 @@ class KnowledgeInteraction:
         prefixes: The prefixes its graph patterns use.
         id: The KE's id for it once registered (``<kb id>/interaction/<name>``), else ``None``.
         kind: ASK, ANSWER, POST or REACT.
+        timeout: ANSWER and REACT: seconds its handler may take (``None``: the KB's
+            ``handler_timeout``).
+        permitted: ANSWER and REACT: the knowledge bases that may use it, ``"*"`` for
+            everybody (``None``: the KB's ``permitted``).
     """
 
     kind: ClassVar[KnowledgeInteractionType]
@@ -55,6 +59,7 @@ class KnowledgeInteraction:
         self.prefixes = check_prefixes(name, prefixes)
         self.id: str | None = None
         self.timeout: float | None = None
+        self.permitted: frozenset[str] | Literal["*"] | None = None
 
     def _registration_fields(self) -> dict[str, Any]:
         raise NotImplementedError

@@ -1,10 +1,12 @@
 """Dispatch: one handle request to its handler, and the handler's result to a response.
 
-`Dispatcher.answer` finds the interaction a request names, runs its handler with the
-interaction's timeout, converts the result to a checked binding set, and turns every failure
-(unknown interaction, error, timeout) into the answer the error policy gives, with a log line
-that names the KB, the interaction, the request and the requester. `Dispatcher.invoke` is the
-part that `KnowledgeBase.call` shares: injection, handler, conversion.
+`Dispatcher.answer` finds the interaction a request names, has the KB's `AccessControl` decide
+whether the requester may use it, runs its handler with the interaction's timeout, converts the
+result to a checked binding set, and turns every failure (unknown interaction, denial, error,
+timeout) into the answer the error policy gives, with a log line that names the KB, the
+interaction, the request and the requester. `Dispatcher.call` is what `KnowledgeBase.call`
+runs: the same access decision (a denial raised), then `Dispatcher.invoke`: injection, handler,
+conversion.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 from km_core._access_log import ANSWERED
+from km_core._authorization import AccessControl
 from km_core._binding import to_binding_set
+from km_core._deadline import DeadlineExceeded, Deadlines
 from km_core._declarations import Handled, Registry
-from km_core._errors import BindingValidationError
+from km_core._errors import AccessDeniedError, BindingValidationError
 from km_core._inject import Dependant, Injection, RunSync
 from km_core._models import BindingSet, HandleRequest, HandleResponse
 
@@ -33,16 +37,13 @@ ContextFactory = Callable[[Handled, str | None, int | None], object]
 request id)."""
 
 
-class _HandlerTimeout(Exception):
-    """A handler did not answer within its timeout."""
-
-
 class Dispatcher:
     """Runs handle requests through their handlers."""
 
     __slots__ = (
-        "_abandoned",
+        "_access",
         "_context",
+        "_deadlines",
         "_host",
         "_overridden",
         "_plain",
@@ -54,18 +55,20 @@ class Dispatcher:
         self,
         host: HandlingHost,
         registry: Registry,
+        access: AccessControl,
         context: ContextFactory,
         overridden: dict[Callable[..., Any], Dependant],
         run_sync: RunSync,
     ) -> None:
         self._host = host
         self._registry = registry
+        self._access = access
         self._context = context
         self._overridden = overridden
         self._run_sync = run_sync  # the handling loop's thread pool while it runs
         self._plain = Injection(None, {}, overridden, run_sync)
         """What a handler without parameters to inject gets: only the thread runner."""
-        self._abandoned: set[asyncio.Task[Any]] = set()
+        self._deadlines = Deadlines(host.id)
 
     def failure(self, request: HandleRequest, reason: str) -> HandleResponse:
         """The answer to a request that could not be served, per the error policy."""
@@ -96,25 +99,33 @@ class Dispatcher:
                 f"knowledge base {kb_id} has no knowledge interaction "
                 f"{request.knowledge_interaction_id}",
             ), "no such interaction"
+        requesting_kb_id = request.requesting_knowledge_base_id
+        timeout = ki.timeout if ki.timeout is not None else self._host.handler_timeout
         try:
-            timeout = ki.timeout if ki.timeout is not None else self._host.handler_timeout
-            if timeout is None:
-                binding_set = await self.invoke(
+            if self._access.guards(ki):
+                denial = await self._access.decide(
                     ki,
                     request.binding_set,
-                    request.requesting_knowledge_base_id,
+                    requesting_kb_id,
                     request.handle_request_id,
+                    lambda: self._injection(ki, requesting_kb_id, request.handle_request_id),
+                    timeout,
                 )
+                if denial is not None:  # the access log tells; the requester learns no more
+                    return self.failure(request, denial.denial), f"denied ({denial.reason})"
+            work = self.invoke(ki, request.binding_set, requesting_kb_id, request.handle_request_id)
+            if timeout is None:
+                binding_set = await work
             else:
-                binding_set = await self._run_handler(ki, request, timeout)
-        except _HandlerTimeout as timeout:
+                binding_set = await self._deadlines.run(work, timeout, f"handler of {ki.name!r}")
+        except DeadlineExceeded:
             logger.error(
                 "knowledge base %s: handler of %r did not answer handle request %d from %s "
                 "within %s s",
                 kb_id,
                 ki.name,
                 request.handle_request_id,
-                request.requesting_knowledge_base_id,
+                requesting_kb_id,
                 timeout,
             )
             return self.failure(
@@ -147,45 +158,39 @@ class Dispatcher:
         )
         return response, ANSWERED
 
-    async def _run_handler(self, ki: Handled, request: HandleRequest, limit: float) -> BindingSet:
-        """Run the handler for at most ``limit`` seconds; raise `_HandlerTimeout` after."""
-        work = asyncio.create_task(
-            self.invoke(
+    async def call(
+        self, ki: Handled, binding_set: BindingSet, requesting_kb_id: str | None
+    ) -> BindingSet:
+        """What `KnowledgeBase.call` runs: the access decision, then `invoke`.
+
+        Raises:
+            AccessDeniedError: the requester may not use the interaction.
+            BindingValidationError: the result is not a binding set of the interaction.
+            Exception: whatever the handler or a dependency raised.
+        """
+        if self._access.guards(ki):
+            denial = await self._access.decide(
                 ki,
-                request.binding_set,
-                request.requesting_knowledge_base_id,
-                request.handle_request_id,
+                binding_set,
+                requesting_kb_id,
+                None,
+                lambda: self._injection(ki, requesting_kb_id, None),
+                None,
             )
+            if denial is not None:
+                raise AccessDeniedError(denial.denial)
+        return await self.invoke(ki, binding_set, requesting_kb_id, None)
+
+    def _injection(
+        self, ki: Handled, requesting_kb_id: str | None, handle_request_id: int | None
+    ) -> Injection:
+        """What a call with parameters to inject injects from: context, overrides, threads."""
+        return Injection(
+            self._context(ki, requesting_kb_id, handle_request_id),
+            self._host.dependency_overrides,
+            self._overridden,
+            self._run_sync,
         )
-        try:
-            done, _ = await asyncio.wait({work}, timeout=limit)
-        except asyncio.CancelledError:
-            work.cancel()
-            self._keep(work)
-            raise
-        if work in done:
-            return work.result()
-        # Too late: answer now. An async handler is cancelled; a sync one's thread cannot be,
-        # and finishes unobserved (the thread pool still bounds how many run).
-        work.cancel()
-        self._keep(work)
-        raise _HandlerTimeout(limit)
-
-    def _keep(self, task: asyncio.Task[Any]) -> None:
-        """Hold a reference to a task left behind, and retrieve its outcome when it ends."""
-        self._abandoned.add(task)
-        kb_id = self._host.id
-
-        def done(finished: asyncio.Task[Any]) -> None:
-            self._abandoned.discard(finished)
-            if not finished.cancelled() and finished.exception() is not None:
-                logger.debug(
-                    "knowledge base %s: a timed-out handler ended with %r",
-                    kb_id,
-                    finished.exception(),
-                )
-
-        task.add_done_callback(done)
 
     async def invoke(
         self,
@@ -204,10 +209,7 @@ class Dispatcher:
         """
         handler = ki.handler
         if handler.parameters:
-            context = self._context(ki, requesting_kb_id, handle_request_id)
-            injection = Injection(
-                context, self._host.dependency_overrides, self._overridden, self._run_sync
-            )
+            injection = self._injection(ki, requesting_kb_id, handle_request_id)
         else:
             injection = self._plain
         result = await handler(binding_set, injection)

@@ -19,8 +19,14 @@ from collections.abc import Callable
 from typing import Any
 
 from km_core._access_log import access_logger, log_access
+from km_core._authorization import AccessControl
 from km_core._declarations import Registry
-from km_core._errors import KnowledgeEngineError, PollConflictError, SmartConnectorNotFoundError
+from km_core._errors import (
+    ConfigurationError,
+    KnowledgeEngineError,
+    PollConflictError,
+    SmartConnectorNotFoundError,
+)
 from km_core._inject import Dependant, executor_runner
 from km_core._lifecycle import Lifecycle, Registration
 from km_core._models import HandleRequest, PollResult
@@ -32,7 +38,7 @@ from ._host import HandlingHost
 from ._in_flight import InFlight
 from ._respond import Responder
 
-__all__ = ["DISPATCHES_PER_TURN", "QUICK_REPOLL", "HandlingLoop"]
+__all__ = ["DISPATCHES_PER_TURN", "QUICK_REPOLL", "HandlingLoop", "check_loop_arguments"]
 
 logger = logging.getLogger("km_core")
 
@@ -43,6 +49,21 @@ the KE's come after 29 s. Twice in a row, it counts as a failure, and the loop b
 DISPATCHES_PER_TURN = 2
 """At most this many handle requests start in one turn of the event loop, however fast the
 client answers the polls."""
+
+
+def check_loop_arguments(loops: object, max_concurrent_handlers: object) -> None:
+    """Check the handling loop's arguments.
+
+    Raises:
+        ConfigurationError: ``loops`` is not None or an int >= 0, or ``max_concurrent_handlers``
+            is not a positive int.
+    """
+    if not isinstance(max_concurrent_handlers, int) or max_concurrent_handlers < 1:
+        raise ConfigurationError(
+            f"max_concurrent_handlers must be a positive int, got {max_concurrent_handlers!r}"
+        )
+    if loops is not None and (not isinstance(loops, int) or loops < 0):
+        raise ConfigurationError(f"loops must be None or an int >= 0, got {loops!r}")
 
 
 class _QuickHeartbeat(Exception):
@@ -63,6 +84,7 @@ class HandlingLoop:
         host: HandlingHost,
         *,
         registry: Registry,
+        access: AccessControl,
         session: Session,
         state: Lifecycle,
         in_flight: InFlight,
@@ -79,6 +101,7 @@ class HandlingLoop:
         self._context = context
         self._overridden = overridden
         self._registry = registry
+        self._access = access
         self._permits = asyncio.Semaphore(max_concurrent_handlers)
         self._max = max_concurrent_handlers
 
@@ -91,7 +114,12 @@ class HandlingLoop:
             max_workers=self._max, thread_name_prefix="km-handler"
         )
         self._dispatcher = Dispatcher(
-            self._host, self._registry, self._context, self._overridden, executor_runner(executor)
+            self._host,
+            self._registry,
+            self._access,
+            self._context,
+            self._overridden,
+            executor_runner(executor),
         )
         logger.info(
             "knowledge base %s: handling loop started (max_concurrent_handlers=%d)",

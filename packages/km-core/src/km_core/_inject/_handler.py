@@ -1,9 +1,9 @@
 """The handler wrapper: a function read once from its signature, then called per request.
 
-`Handler` checks the signature at declaration (a first parameter for the binding set, the
-others injectable), and per call converts the incoming bindings to the handler's model, injects
-the other parameters from the call's `Injection`, runs the function (in a worker thread when it
-is sync) and tears its dependencies down.
+`Handler` is an `Injected` function whose first parameter receives the binding set: it checks
+that parameter's annotation at declaration, and per call converts the incoming bindings to the
+handler's model before `Injected` injects the other parameters, runs the function (in a worker
+thread when it is sync) and tears its dependencies down.
 """
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ from km_core._binding import BindingModel
 from km_core._errors import HandlerDeclarationError
 from km_core._models import BindingSet
 
-from ._analysis import analyse_parameters, describe, is_coroutine_callable, type_hints
+from ._analysis import describe
+from ._injected import Injected
 from ._injection import Injection
-from ._solver import Solver
 
 __all__ = ["Handler"]
 
 
-class Handler:
+class Handler(Injected):
     """A handler function with everything needed to call it, read once from its signature."""
 
-    __slots__ = ("function", "input_model", "is_async", "parameters")
+    __slots__ = ("input_model",)
 
     def __init__(
         self,
@@ -37,37 +37,24 @@ class Handler:
         scope: Mapping[str, Any] | None = None,
     ) -> None:
         what = f"handler {describe(function)!r} of knowledge interaction {ki_name!r}"
-        if not callable(function):
-            raise HandlerDeclarationError(f"{what}: is not callable")
-        try:
-            signature = inspect.signature(function)
-        except (TypeError, ValueError) as exc:
-            raise HandlerDeclarationError(f"{what}: cannot read its signature: {exc}") from exc
-        parameters = list(signature.parameters.values())
-        if not parameters or parameters[0].kind not in (
-            inspect.Parameter.POSITIONAL_ONLY,
-            inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        ):
-            raise HandlerDeclarationError(
-                f"{what}: its first parameter must receive the incoming binding set, but it "
-                "has no positional parameter. Write it as 'def handler(binding_set): ...'."
-            )
-        hints = type_hints(function, "handler", scope)
-        first = parameters[0]
+        super().__init__(
+            function,
+            what=what,
+            kind="handler",
+            first="the incoming binding set",
+            example="def handler(binding_set): ...",
+            scope=scope,
+        )
+        first = self.first
         annotated_model = _model_of_annotation(
-            hints.get(first.name, inspect.Parameter.empty), what=what, parameter=first.name
+            self.hints.get(first.name, inspect.Parameter.empty), what=what, parameter=first.name
         )
         if input_model is not None and annotated_model not in (None, input_model):
             raise HandlerDeclarationError(
                 f"{what}: parameter {first.name!r} is annotated with list[{annotated_model}] "
                 f"but the interaction was declared with {input_model.__name__}"
             )
-        self.function = function
         self.input_model = input_model or annotated_model
-        self.is_async = is_coroutine_callable(function)
-        self.parameters = analyse_parameters(
-            function, parameters[1:], hints, what="handler", scope=scope
-        )
 
     async def __call__(self, binding_set: BindingSet, injection: Injection) -> Any:
         """Convert the input, inject the parameters, call the function and return its result."""
@@ -80,25 +67,11 @@ class Handler:
             bindings = []
         else:
             bindings = [self.input_model.from_binding(b) for b in binding_set]
-        if not self.parameters:
+        if not self.parameters:  # the common case, without a call more
             if self.is_async:
                 return await self.function(bindings)
             return await injection.run_sync(self.function, bindings)
-        solver = Solver(injection)
-        stack = solver.exit_stack
-        try:
-            kwargs = await solver.arguments(self.parameters)
-            if self.is_async:
-                result = await self.function(bindings, **kwargs)
-            else:
-                result = await injection.run_sync(self.function, bindings, **kwargs)
-        except BaseException as exc:
-            # Teardown sees the handler's exception, but may not swallow it: a handler that
-            # raised has no result to post.
-            await stack.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-        await stack.aclose()
-        return result
+        return await self.call(bindings, injection)
 
 
 def _model_of_annotation(
