@@ -127,10 +127,11 @@ def answering_kb(
     handler: Callable[..., Any],
     kb_id: str = f"{KB_BASE}/trees",
     prefixes: dict[str, str] = EX,
+    permitted: list[str] | None = None,
 ) -> KnowledgeBase:
-    """A KB with one ANSWER interaction, ``heights``, served by ``handler``."""
+    """A KB with one ANSWER interaction, ``heights``, served by ``handler`` (for ``permitted``)."""
     kb = KnowledgeBase(id=kb_id, name="trees", description="benchmark answerer", client=client)
-    kb.answer_ki("heights", PATTERN, prefixes=prefixes)(handler)
+    kb.answer_ki("heights", PATTERN, prefixes=prefixes, permitted=permitted)(handler)
     return kb
 
 

@@ -28,7 +28,7 @@ from common import (
 )
 
 from km_core import BindingSet
-from km_testing import TestClient
+from km_testing import DEFAULT_REQUESTING_KB_ID, TestClient
 
 
 class LagTicker:
@@ -64,15 +64,19 @@ async def idle_lag(seconds: float) -> float:
 
 
 async def burst_through_test_client(
-    handler: Callable[..., Any], requests: int, bound: int, ticker: LagTicker | None = None
+    handler: Callable[..., Any],
+    requests: int,
+    bound: int,
+    ticker: LagTicker | None = None,
+    permitted: list[str] | None = None,
 ) -> float:
     """Enqueue ``requests`` then EXIT; time the handling loop through a TestClient.
 
     A ``ticker`` watches the event loop while the handling loop runs (not while the KB is
-    declared and registered).
+    declared and registered). With ``permitted``, the interaction is for those KBs only.
     """
     client = TestClient()
-    kb = answering_kb(client, handler)
+    kb = answering_kb(client, handler, permitted=permitted)
     await start(kb)
     for _ in range(requests):
         client.enqueue_handle_request("heights", [])
@@ -273,24 +277,34 @@ async def overhead_in_process(sizes: Sizes, report: Report) -> dict[str, Any]:
         return []
 
     n = sizes.overhead_requests
-    # Paired runs: each repeat times the SDK and the bare loop back to back (in alternating
-    # order, each after a collection), so that a machine whose speed drifts during the scenario
-    # moves both figures of a pair alike; the share is the median of the pairs' shares.
+    # Paired runs: each repeat times the SDK, the bare loop and the SDK with authorization back
+    # to back (in an order that turns with each repeat, each run after a collection), so that a
+    # machine whose speed drifts during the scenario moves the figures of one repeat alike; the
+    # shares are the medians of the repeats' shares.
     sdk: list[float] = []
     base: list[float] = []
-    for repeat in range(sizes.repeat):
-        runs = (
+    guarded: list[float] = []
+    permitted = [DEFAULT_REQUESTING_KB_ID]
+    # A repeat takes about a second, and the machine's speed swings from one to the next:
+    # three times the usual repeats, for a steadier median.
+    for repeat in range(3 * sizes.repeat):
+        runs = [
             (sdk, lambda: burst_through_test_client(instant, n, 10)),
             (base, lambda: baseline_run(n)),
-        )
-        for times, run in runs if repeat % 2 == 0 else runs[::-1]:
+            (guarded, lambda: burst_through_test_client(instant, n, 10, permitted=permitted)),
+        ]
+        turn = repeat % len(runs)
+        for times, run in runs[turn:] + runs[:turn]:
             gc.collect()
             times.append(await run())
     sdk_rps = spread([n / t for t in sdk])
     base_rps = spread([n / t for t in base])
+    guarded_rps = spread([n / t for t in guarded])
     shares = sorted(b / s for s, b in zip(sdk, base, strict=True))
     share = shares[len(shares) // 2]
     ratio = 1 / share
+    costs = sorted(g / s - 1 for s, g in zip(sdk, guarded, strict=True))
+    cost = costs[len(costs) // 2]
     report.rows.append(
         Row(
             "3. overhead, TestClient (async, instant)",
@@ -301,6 +315,16 @@ async def overhead_in_process(sizes: Sizes, report: Report) -> dict[str, Any]:
             sdk_rps["median"] >= 20_000,
         )
     )
+    report.rows.append(
+        Row(
+            "3. authorization, permitted path, TestClient (a permitted list)",
+            f"{fmt(guarded_rps, digits=0)} req/s vs {sdk_rps['median']:.0f} req/s without: "
+            f"{cost:+.1%} time per request (median of {len(costs)} paired runs: "
+            f"{', '.join(f'{x:+.1%}' for x in costs)})",
+            "< +5 %",
+            cost < 0.05,
+        )
+    )
     return {
         "requests": n,
         "max_concurrent_handlers": 10,
@@ -308,6 +332,8 @@ async def overhead_in_process(sizes: Sizes, report: Report) -> dict[str, Any]:
         "baseline_requests_per_s": base_rps,
         "baseline_over_sdk": ratio,
         "paired_shares": shares,
+        "authorized_requests_per_s": guarded_rps,
+        "authorization_costs": costs,
     }
 
 
