@@ -14,6 +14,9 @@ EXAMPLES = sorted((ROOT / "docs" / "examples").glob("*.py"))
 
 # A line (or part of one) each example prints when it works.
 EXPECTED_OUTPUT = {
+    "authorization_example.py": "kb.call raised AccessDeniedError: knowledge base "
+    "http://example.org/kb/municipality is not permitted to use knowledge interaction "
+    "'tree-owners'",
     "binding_models.py": "asked: IRI('http://example.org/oak') Decimal('21.5')",
     "first_kb.py": "request 2: [{'tree': '<http://example.org/oak>', 'height': "
     "'\"21\"^^<http://www.w3.org/2001/XMLSchema#integer>'}]",

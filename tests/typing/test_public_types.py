@@ -10,6 +10,9 @@ from typing import Annotated, Any, assert_type
 
 from km_core import (
     IRI,
+    AccessDecision,
+    AccessDeniedError,
+    AccessRequest,
     AskKnowledgeInteraction,
     AskResponse,
     Binding,
@@ -17,6 +20,8 @@ from km_core import (
     BindingSet,
     Depends,
     KnowledgeBase,
+    KnowledgeInteraction,
+    KnowledgeMapperError,
     Lifespan,
     PostKnowledgeInteraction,
     PostResponse,
@@ -144,3 +149,102 @@ async def test_service_life_signatures() -> None:
 def kb_with_client(kb: KnowledgeBase) -> KnowledgeBase:
     kb.client = TestClient()
     return kb
+
+
+FORESTER = "http://example.org/kb/forester"
+STRANGER = "http://example.org/kb/stranger"
+
+
+def get_allowed() -> set[str]:
+    return {FORESTER}
+
+
+def sync_policy(request: AccessRequest, allowed: Annotated[set[str], Depends(get_allowed)]) -> bool:
+    assert_type(request.requesting_kb_id, str | None)
+    assert_type(request.knowledge_base_id, str)
+    assert_type(request.knowledge_interaction, KnowledgeInteraction)
+    assert_type(request.handle_request_id, int | None)
+    assert_type(request.binding_set, BindingSet)
+    return request.requesting_kb_id in allowed
+
+
+async def async_policy(
+    request: AccessRequest, allowed: Annotated[set[str], Depends(get_allowed)]
+) -> bool:
+    return request.requesting_kb_id in allowed
+
+
+def sync_audit(decision: AccessDecision) -> None:
+    assert_type(decision.allowed, bool)
+    assert_type(decision.reason, str)
+    assert_type(decision.request, AccessRequest)
+    assert_type(decision.denial, str)
+
+
+async def async_audit(decision: AccessDecision) -> None:
+    return None
+
+
+async def test_authorization_signatures() -> None:
+    # permitted= takes "*" or any collection of ids, on the KB and on each interaction.
+    everybody = KnowledgeBase(id="http://example.org/kb/a", name="a", description="", permitted="*")
+    listed = KnowledgeBase(
+        id="http://example.org/kb/b",
+        name="b",
+        description="",
+        permitted=[FORESTER],
+        authorize=sync_policy,
+        audit=sync_audit,
+        authorize_timeout=None,
+    )
+    by_set = KnowledgeBase(
+        id="http://example.org/kb/c",
+        name="c",
+        description="",
+        permitted={FORESTER},
+        authorize=async_policy,
+        audit=async_audit,
+        authorize_timeout=2.5,
+    )
+    decisions: list[AccessDecision] = []
+    KnowledgeBase(id="http://example.org/kb/d", name="d", description="", audit=decisions.append)
+
+    for kb in (everybody, listed, by_set):
+
+        @kb.answer_ki("heights", "?tree ex:height ?height .", prefixes=EX, permitted=[FORESTER])
+        def heights(binding_set: BindingSet) -> BindingSet:
+            return binding_set
+
+        @kb.answer_ki("open", "?tree ex:width ?width .", prefixes=EX, permitted="*")
+        def open_to_all(binding_set: BindingSet) -> BindingSet:
+            return binding_set
+
+        @kb.react_ki("plant", "?tree ex:plantedAt ?place .", prefixes=EX, permitted={FORESTER})
+        def plant(binding_set: BindingSet) -> None:
+            return None
+
+        @kb.react_ki("fell", "?tree ex:felledAt ?place .", prefixes=EX, permitted=[])
+        def fell(binding_set: BindingSet) -> None:
+            return None
+
+        # The decorators still hand back the function itself, with its type.
+        assert_type(heights([]), BindingSet)
+        assert_type(fell([]), None)
+
+        answered = await kb.call("heights", [{"tree": "<urn:a>"}], requesting_kb_id=FORESTER)
+        assert_type(answered, BindingSet)
+        assert answered == [{"tree": "<urn:a>"}]
+        try:
+            await kb.call("heights", [], requesting_kb_id=STRANGER)
+        except AccessDeniedError as error:
+            as_permission_error: PermissionError = error
+            as_sdk_error: KnowledgeMapperError = error
+            assert str(as_permission_error) == str(as_sdk_error)
+        else:
+            raise AssertionError(f"{kb.id} let {STRANGER} use 'heights'")
+
+    # AccessDeniedError is both a PermissionError and a KnowledgeMapperError.
+    permission_error: type[PermissionError] = AccessDeniedError
+    sdk_error: type[KnowledgeMapperError] = AccessDeniedError
+    assert issubclass(permission_error, KnowledgeMapperError)
+    assert issubclass(sdk_error, PermissionError)
