@@ -394,6 +394,7 @@ async def test_call_asks_the_policy(client: TestClient) -> None:
         (["not an iri"], "'not an iri', which is not a knowledge base id"),
         ([42], "42, which is not a knowledge base id"),
         (42, "got int"),
+        (b"http://example.org/kb/alice", "(str), got bytes"),
     ],
 )
 def test_a_bad_permitted_argument_is_refused_when_declared(

@@ -5,13 +5,15 @@ Everything public is importable from this package; its modules are private.
 
 from .__about__ import __version__
 from ._access_log import ACCESS_LOGGER_NAME
-from ._authorization import AccessDecision, AccessRequest
+from ._authorization import AccessDecision, AccessRequest, AuditHook, Policy
 from ._backoff import Backoff
 from ._binding import BindingModel
 from ._declarations import (
+    EVERYBODY,
     AnswerKnowledgeInteraction,
     AskKnowledgeInteraction,
     KnowledgeInteraction,
+    Permitted,
     PostKnowledgeInteraction,
     ReactKnowledgeInteraction,
 )
@@ -69,6 +71,7 @@ from .terms._values import IRI, Datatype, LangString, RDFTerm, TypedLiteral
 
 __all__ = [
     "ACCESS_LOGGER_NAME",
+    "EVERYBODY",
     "IRI",
     "XSD",
     "AccessDecision",
@@ -79,6 +82,7 @@ __all__ = [
     "AskKnowledgeInteraction",
     "AskResponse",
     "AskResult",
+    "AuditHook",
     "Backoff",
     "Binding",
     "BindingModel",
@@ -112,6 +116,8 @@ __all__ = [
     "LangString",
     "LeaseInfo",
     "Lifespan",
+    "Permitted",
+    "Policy",
     "PollConflictError",
     "PollResult",
     "PostExchangeInfo",

@@ -34,7 +34,12 @@ def check_permitted(value: object, *, what: str) -> frozenset[str] | Literal["*"
     """
     if value == EVERYBODY:
         return EVERYBODY
-    if isinstance(value, str | bytes):
+    if isinstance(value, bytes):
+        raise ConfigurationError(
+            f"{what}: permitted must be '*' (everybody) or a collection of knowledge base ids "
+            f"(str), got bytes: {value!r:.100}"
+        )
+    if isinstance(value, str):
         raise ConfigurationError(
             f"{what}: permitted must be '*' (everybody) or a collection of knowledge base ids, "
             f"got the string {value!r}; for one knowledge base write permitted=[{value!r}]"
