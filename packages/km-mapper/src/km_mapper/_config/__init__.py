@@ -1,0 +1,36 @@
+"""The config file: its models, and reading it with errors that name the line.
+
+``_models`` holds the pydantic models; ``_loading`` reads YAML, TOML and JSON files.
+"""
+
+from ._models import (
+    AnswerInteraction,
+    AskInteraction,
+    EngineSettings,
+    Interaction,
+    KnowledgeBaseSettings,
+    MapperConfig,
+    PostInteraction,
+    PythonSource,
+    ReactInteraction,
+    SourceConfig,
+    SparqlSource,
+    SqlSource,
+    TermMapping,
+)
+
+__all__ = [
+    "AnswerInteraction",
+    "AskInteraction",
+    "EngineSettings",
+    "Interaction",
+    "KnowledgeBaseSettings",
+    "MapperConfig",
+    "PostInteraction",
+    "PythonSource",
+    "ReactInteraction",
+    "SourceConfig",
+    "SparqlSource",
+    "SqlSource",
+    "TermMapping",
+]
