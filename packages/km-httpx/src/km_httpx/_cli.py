@@ -1,5 +1,7 @@
 """The ``km`` command: ``km run path/to/app.py:kb`` serves a knowledge base with an HttpxClient.
 
+``km run mapper.yaml`` serves the knowledge base a config file describes (``_config_target``).
+
 ``km run`` loads the knowledge base (or the app factory that makes it), gives it an
 `HttpxClient` from its settings when it has no client (or when the Knowledge Engine's URL was
 configured), and runs it until SIGINT or SIGTERM, which stop it gracefully. How it ends is its
@@ -13,9 +15,9 @@ import argparse
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 
@@ -30,6 +32,7 @@ from km_core import (
 
 from .__about__ import __version__
 from ._client import HttpxClient
+from ._config_target import is_config_target, load_config_target
 from ._diagnosis import display_url
 from ._exit_status import ExitStatus
 from ._sending import DEFAULT_TIMEOUT
@@ -47,6 +50,8 @@ __all__ = ["main"]
 logger = logging.getLogger("km_httpx.cli")
 
 EXIT_USAGE = ExitStatus.USAGE
+
+T = TypeVar("T")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
         help=(
             f"the knowledge base: {TARGET_FORMS}; the name after ':' (default: "
             f"{DEFAULT_ATTRIBUTE}) is a KnowledgeBase or a function without arguments that "
-            "returns one"
+            "returns one. Or a config file (mapper.yaml, .toml, .json) that km-mapper serves"
         ),
     )
     suppress: Any = argparse.SUPPRESS  # options not given stay out of the namespace
@@ -173,8 +178,8 @@ def _parse_headers(items: Sequence[str]) -> dict[str, str]:
     return headers
 
 
-def _settings(args: argparse.Namespace) -> KmSettings:
-    """The settings from the parsed flags, the environment and the config file."""
+def _settings(args: argparse.Namespace, defaults: Mapping[str, Any] | None = None) -> KmSettings:
+    """The settings from the parsed flags, the environment, the config file and ``defaults``."""
     flags = {
         name: value
         for name, value in vars(args).items()
@@ -183,7 +188,7 @@ def _settings(args: argparse.Namespace) -> KmSettings:
     if "headers" in flags:
         flags["headers"] = _parse_headers(flags["headers"])
     try:
-        return load_settings(flags, args.config)
+        return load_settings(flags, args.config, defaults)
     except SettingsLoadError as exc:
         _fail(str(exc))
 
@@ -214,6 +219,14 @@ def _load_target(target: str, *, debug: bool = False) -> KnowledgeBase:
     except UsageError as exc:
         if debug and exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__, file=sys.stderr)
+        _fail(str(exc))
+
+
+def _checked(call: Callable[[Any], T], argument: Any) -> T:
+    """``call(argument)``; a `UsageError` ends the command with its one line."""
+    try:
+        return call(argument)
+    except UsageError as exc:
         _fail(str(exc))
 
 
@@ -321,9 +334,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "run":
         try:
-            settings = _settings(args)
-            _configure_logging(settings)
-            kb = _load_target(args.target, debug=settings.log_level == "DEBUG")
+            if is_config_target(args.target):
+                file_settings, build = _checked(load_config_target, args.target)
+                settings = _settings(args, file_settings)
+                _configure_logging(settings)
+                kb = _checked(build, settings.max_concurrent_handlers)
+            else:
+                settings = _settings(args)
+                _configure_logging(settings)
+                kb = _load_target(args.target, debug=settings.log_level == "DEBUG")
             _supply_client(kb, settings)
             _run(kb, settings)
         except KeyboardInterrupt:  # pragma: no cover - a SIGINT before the loop took over

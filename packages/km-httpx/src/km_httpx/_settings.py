@@ -14,6 +14,7 @@ import httpx
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     JsonConfigSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
@@ -217,12 +218,17 @@ def _describe(error: ValidationError) -> str:
     return "invalid setting " + "; ".join(problems)
 
 
-def load_settings(flags: Mapping[str, Any], config_file: Path | None = None) -> KmSettings:
+def load_settings(
+    flags: Mapping[str, Any],
+    config_file: Path | None = None,
+    defaults: Mapping[str, Any] | None = None,
+) -> KmSettings:
     """The settings from flags, then ``KM_*`` environment variables, then a config file.
 
     Args:
         flags: The settings given as flags (only those given), by setting name.
         config_file: A TOML, YAML or JSON file of settings, by setting name.
+        defaults: Settings below all of those: the ones a TARGET config file gives.
 
     Returns:
         The settings.
@@ -242,8 +248,12 @@ def load_settings(flags: Mapping[str, Any], config_file: Path | None = None) -> 
             dotenv_settings: PydanticBaseSettingsSource,
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
-            sources = (init_settings, env_settings)
-            return (*sources, file_source) if file_source is not None else sources
+            sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+            if file_source is not None:
+                sources = (*sources, file_source)
+            if defaults:
+                sources = (*sources, InitSettingsSource(settings_cls, init_kwargs=dict(defaults)))
+            return sources
 
     try:
         loaded = _Loaded(**flags)
