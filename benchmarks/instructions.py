@@ -1,0 +1,91 @@
+"""Scenario 3 in instructions: the SDK against the bare asyncio loop, counted by callgrind.
+
+    python benchmarks/instructions.py [--small N] [--large N]
+
+Wall-clock rates of scenario 3 swing by tens of percent from one run to the next on a shared
+machine. Instruction counts do not: callgrind (valgrind) counts what the CPU executes, whatever
+else runs beside it. Each workload (an instant handler through the TestClient; the bare loop of
+`scenarios_throughput.baseline_run`) runs in its own process under callgrind at two sizes, and
+the difference divided by the difference in requests is its count per request, start-up and
+imports cancelled out. Prints both counts and their ratio, and writes them as JSON on the last
+line. Needs valgrind; a run takes a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from km_core import BindingSet
+
+HERE = Path(__file__).resolve().parent
+WORKLOADS = ("sdk", "bare")
+
+
+async def instant(binding_set: BindingSet) -> BindingSet:
+    """Scenario 3's handler: answers at once, with nothing."""
+    return []
+
+
+async def _workload(kind: str, requests: int) -> None:
+    sys.path.insert(0, str(HERE))
+    from scenarios_throughput import baseline_run, burst_through_test_client
+
+    if kind == "sdk":
+        await burst_through_test_client(instant, requests, 10)
+    else:
+        await baseline_run(requests)
+
+
+def _count(kind: str, requests: int) -> int:
+    """The instructions a process running ``kind`` for ``requests`` requests executes."""
+    done = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            __file__,
+            "--workload",
+            kind,
+            str(requests),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"callgrind reported no count:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=1000)
+    parser.add_argument("--large", type=int, default=3000)
+    parser.add_argument("--workload", nargs=2, metavar=("KIND", "REQUESTS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.workload:
+        asyncio.run(_workload(args.workload[0], int(args.workload[1])))
+        return
+    if shutil.which("valgrind") is None:
+        raise SystemExit("instructions.py needs valgrind (Debian: apt-get install valgrind)")
+    per_request = {}
+    for kind in WORKLOADS:
+        small, large = _count(kind, args.small), _count(kind, args.large)
+        per_request[kind] = (large - small) / (args.large - args.small)
+        print(f"{kind}: {per_request[kind]:,.0f} instructions per request")
+    share = per_request["bare"] / per_request["sdk"]
+    print(f"the bare loop's count is {share:.0%} of the SDK's")
+    print(json.dumps({"instructions_per_request": per_request, "bare_over_sdk": share}))
+
+
+if __name__ == "__main__":
+    main()
