@@ -21,6 +21,19 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 SERVER_TIMEOUT = 30  # seconds for km-testing serve to listen, or to stop
 
 
+@pytest.mark.parametrize("kind", ["sdk", "bare"])
+def test_the_instruction_count_workloads_run(kind: str) -> None:
+    """What instructions.py runs under callgrind runs (valgrind itself is not needed here)."""
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "instructions.py"), "--workload", kind, "20"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_binding_conversion_runs() -> None:
     spec = importlib.util.spec_from_file_location(
         "binding_conversion", BENCHMARKS / "binding_conversion.py"
