@@ -20,7 +20,7 @@ __all__ = ["make_source"]
 _KINDS: dict[type[Any], tuple[str, str, str]] = {
     # config class: (module, class, extra)
     SqlSource: ("km_mapper._sources._sql", "SqlDatabase", "sql"),
-    SparqlSource: ("km_mapper._sources._sparql", "SparqlStore", "sparql"),
+    SparqlSource: ("km_mapper._sources._sparql", "SparqlDataSource", "sparql"),
     PythonSource: ("km_mapper._sources._python", "PythonCode", ""),
 }
 
