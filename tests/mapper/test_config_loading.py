@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from km_mapper import MapperConfig, MapperConfigError
 from km_mapper._config import AnswerInteraction, SparqlSource, SqlSource, load_config
@@ -402,6 +403,14 @@ def test_yaml_anchors_and_merge_keys_are_read(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- the locators
+
+
+def test_pyyaml_does_not_read_every_json_file() -> None:
+    """Why JSON has a position pass of its own instead of PyYAML's composer."""
+    with pytest.raises(yaml.YAMLError, match="cannot start any token"):
+        yaml.compose('{\n\t"a": 1\n}', Loader=yaml.SafeLoader)
+    assert yaml.safe_load('{"a": 1e5}') == {"a": "1e5"}  # a number in JSON
+    assert json.loads('{"a": 1e5}') == {"a": 100000.0}
 
 
 def test_the_json_pass_reads_escapes_nesting_and_crlf() -> None:

@@ -320,7 +320,9 @@ def test_unknown_keys_are_named_in_notes() -> None:
     [
         ({"knowledge_base": None}, "knowledge_base: is required"),
         ({"knowledge_base": {"name": "a"}},
-         "knowledge_base.id: must be a non-empty string, not null"),
+         "knowledge_base.id: is required"),
+        ({"knowledge_base": {"id": " ", "name": "a"}},
+         "knowledge_base.id: must be a non-empty string, not ' '"),
         ({"knowledge_interactions": None}, "knowledge_interactions: is required"),
         ({"knowledge_interactions": {}}, "knowledge_interactions: must be a list of interactions"),
         ({"sql_host": None}, "the file has no data source: the legacy needed 'sparql', 'sql_host' "
@@ -573,7 +575,7 @@ def test_one_react_statement_may_stand_alone() -> None:
          "knowledge_interactions[0].type: must be one of 'ask', 'answer', 'post', 'react', not "
          "'subscribe'"),
         ([{"type": "answer", "name": "x"}],
-         "knowledge_interactions[0].pattern: must be a non-empty string, not null"),
+         "knowledge_interactions[0].pattern: is required"),
         (interaction() + interaction(),
          "knowledge_interactions[1].name: 'heights' is also the name of "
          "knowledge_interactions[0]: names must be unique"),

@@ -29,7 +29,7 @@ __all__ = [
 KeyPath = Sequence[str | int]
 """A key in the file, as its parts: ``("knowledge_interactions", 2, "query")``."""
 
-Locator = Callable[[KeyPath], "int | None"]
+Locator = Callable[[KeyPath], int | None]
 """The 1-based line of a path's deepest part the file holds; None when not even its first."""
 
 

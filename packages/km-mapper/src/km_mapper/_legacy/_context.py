@@ -38,7 +38,9 @@ class Conversion:
         raise MapperConfigError(message, path=self.name, key=dotted(key))
 
     def text(self, value: object, *key: str | int) -> str:
-        """``value``, which must be a string (non-empty)."""
+        """``value``, which must be given, as a string that is not empty."""
+        if value is None:
+            self.fail("is required", *key)
         if not isinstance(value, str) or not value.strip():
             self.fail(f"must be a non-empty string, not {_kind(value)}", *key)
         return value

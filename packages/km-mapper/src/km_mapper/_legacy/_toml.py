@@ -1,7 +1,9 @@
 """A small TOML writer for config dicts: tables for mappings, arrays of tables for lists of them.
 
-Within a table the plain keys come first, then its tables, as TOML requires. Multi-line strings
-are written as multi-line strings. Mappings inside arrays are inline tables.
+Within a table the plain keys come first, then its tables, as TOML requires. A mapping below a
+table that fits on a line (``tree = { iri = "..." }``), and a mapping inside an array, is an
+inline table. Multi-line strings are written as multi-line strings. TOML has no null: a key
+whose value is None is left out.
 """
 
 from __future__ import annotations
