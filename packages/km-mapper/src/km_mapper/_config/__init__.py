@@ -1,8 +1,10 @@
 """The config file: its models, and reading it with errors that name the line.
 
-``_models`` holds the pydantic models; ``_loading`` reads YAML, TOML and JSON files.
+``_models`` holds the pydantic models; ``_loading`` reads YAML, TOML and JSON files, with
+``_locating`` finding the line of a key and ``_messages`` saying what is wrong in plain words.
 """
 
+from ._loading import load_config
 from ._models import (
     AnswerInteraction,
     AskInteraction,
@@ -33,4 +35,5 @@ __all__ = [
     "SparqlSource",
     "SqlSource",
     "TermMapping",
+    "load_config",
 ]
