@@ -120,7 +120,7 @@ async def test_the_kbs_rules_come_from_the_config() -> None:
 
 def test_a_missing_object_is_named() -> None:
     sources = {"trees": {"type": "python", "object": f"{__name__}:Nothing"}}
-    with pytest.raises(MapperConfigError, match="source 'trees': module .* has no 'Nothing'"):
+    with pytest.raises(MapperConfigError, match=r"source 'trees': module .* has no 'Nothing'"):
         build_knowledge_base(config(sources=sources))
 
 

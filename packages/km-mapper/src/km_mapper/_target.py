@@ -4,12 +4,14 @@ km-httpx's ``km run`` finds this through the ``km.targets`` entry point when its
 config file (``.yaml``, ``.yml``, ``.toml``, ``.json``). It gets the file's
 ``knowledge_engine`` settings, which its flags and ``KM_*`` environment variables override, and
 a function that builds the knowledge base once the settings are known (the sources' pools are
-sized to ``max_concurrent_handlers``).
+sized to ``max_concurrent_handlers``). The file's directory goes first on ``sys.path``, so that a
+Python source may name a module beside it.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 from km_core import KnowledgeBase
 
 from ._build import build_knowledge_base
-from ._config import MapperConfig
+from ._config import MapperConfig, load_config
 from ._errors import MapperConfigError
 
 __all__ = ["load_for_km_run", "run_settings"]
@@ -61,9 +63,10 @@ def load_for_km_run(
         MapperConfigError: the file cannot be read or used; the message names the file, the
             line and the key.
     """
-    from ._config._loading import load_config
-
     config = load_config(path)
+    directory = str(Path(path).resolve().parent)
+    if directory not in sys.path:  # a python source's module may sit beside the file
+        sys.path.insert(0, directory)
     settings = run_settings(config)
 
     def build(max_concurrent_handlers: int) -> KnowledgeBase:
