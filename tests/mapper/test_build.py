@@ -111,9 +111,7 @@ async def test_the_kbs_rules_come_from_the_config() -> None:
         "error_policy": "error_message",
     }
     kb = build_knowledge_base(config(knowledge_base=kb_settings), client=TestClient())
-    assert await kb.call("heights", [], requesting_kb_id=ALICE) == [
-        {"tree": OAK, "height": '"21"'}
-    ]
+    assert await kb.call("heights", [], requesting_kb_id=ALICE) == [{"tree": OAK, "height": '"21"'}]
     with pytest.raises(AccessDeniedError):
         await kb.call("heights", [], requesting_kb_id="http://example.org/kb/eve")
 
@@ -167,9 +165,12 @@ def test_several_sources_need_a_default_or_a_choice_per_interaction() -> None:
     }
     with pytest.raises(ValueError, match="'heights' names no source, and the file has 2"):
         config(sources=sources)
-    assert config(sources=sources, source="b").source_of(
-        config(sources=sources, source="b").knowledge_interactions[0]  # type: ignore[arg-type]
-    ) == "b"
+    assert (
+        config(sources=sources, source="b").source_of(
+            config(sources=sources, source="b").knowledge_interactions[0]  # type: ignore[arg-type]
+        )
+        == "b"
+    )
 
 
 def test_the_run_settings_take_headers_from_the_environment(
