@@ -4,7 +4,7 @@
 the tag against the package's ``__version__``, builds the package's sdist and wheel, and
 publishes them to PyPI with trusted publishing. These tests hold the workflow to that structure,
 run its version check and its build step as the workflow writes them (with bash, as the runner
-does), and install the three wheels into a fresh virtual environment, where the packages import
+does), and install the four wheels into a fresh virtual environment, where the packages import
 and their console scripts run.
 
 The build is isolated (hatchling comes from the package index) and the install pulls the
@@ -41,8 +41,8 @@ PACKAGES = sorted(path.parent.name for path in (ROOT / "packages").glob("*/pypro
 STEP_TIMEOUT = 30  # seconds for the workflow's version check, or one command in the venv
 BUILD_TIMEOUT = 60  # seconds to build one package's sdist and wheel
 INSTALL_TIMEOUT = 90  # seconds to install the wheels and their dependencies into the venv
-# The tests that build and install: the three builds, the install and their own commands.
-BUILDS_AND_INSTALLS = pytest.mark.timeout(3 * BUILD_TIMEOUT + INSTALL_TIMEOUT + 2 * STEP_TIMEOUT)
+# The tests that build and install: the four builds, the install and their own commands.
+BUILDS_AND_INSTALLS = pytest.mark.timeout(4 * BUILD_TIMEOUT + INSTALL_TIMEOUT + 2 * STEP_TIMEOUT)
 
 # uv's words for an unreachable index (the build step installs hatchling with uv, and the venv
 # is filled with uv), beside pip's.
@@ -121,7 +121,7 @@ def run_with_the_index(
 
 
 def test_the_tags_name_the_packages() -> None:
-    assert PACKAGES == ["km-core", "km-httpx", "km-testing"]
+    assert PACKAGES == ["km-core", "km-httpx", "km-mapper", "km-testing"]
     assert workflow()[ON]["push"]["tags"] == [f"{package}-v*" for package in PACKAGES]
     for package in PACKAGES:
         project = tomllib.loads((ROOT / "packages" / package / "pyproject.toml").read_text())
@@ -251,7 +251,7 @@ def wheel(dist: Path, package: str) -> Path:
 
 @pytest.fixture(scope="module")
 def venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtual environment with the three wheels, km-testing with ``[server]``."""
+    """A fresh virtual environment with the four wheels, km-testing with ``[server]``."""
     root = tmp_path_factory.mktemp("venv") / "venv"
     subprocess.run(
         [sys.executable, "-m", "venv", "--without-pip", str(root)],
@@ -271,6 +271,7 @@ def venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
             str(wheel(dist, "km-core")),
             str(wheel(dist, "km-httpx")),
             f"km-testing[server] @ {wheel(dist, 'km-testing').as_uri()}",
+            str(wheel(dist, "km-mapper")),
         ],
         cwd=root,
         timeout=INSTALL_TIMEOUT,
@@ -310,10 +311,10 @@ def test_the_build_makes_an_sdist_and_a_typed_wheel(dist: Path, package: str) ->
 @BUILDS_AND_INSTALLS
 def test_the_installed_packages_import_from_the_venv(venv: Path) -> None:
     script = (
-        "import importlib.metadata, json, km_core, km_httpx, km_testing\n"
+        "import importlib.metadata, json, km_core, km_httpx, km_mapper, km_testing\n"
         "print(json.dumps({m.__name__: [m.__version__, m.__file__,"
         " importlib.metadata.version(m.__name__.replace('_', '-'))]"
-        " for m in (km_core, km_httpx, km_testing)}))\n"
+        " for m in (km_core, km_httpx, km_mapper, km_testing)}))\n"
     )
 
     done = in_venv(venv, "python", "-c", script)
@@ -362,3 +363,23 @@ def test_km_testing_serve_runs_from_the_venv(venv: Path) -> None:
     assert done.stdout.startswith("usage: km-testing serve ")
     assert "Serve a local Knowledge Engine" in done.stdout
     assert "--kb-wait-timeout" in done.stdout
+
+
+@BUILDS_AND_INSTALLS
+def test_km_mapper_runs_from_the_venv(venv: Path, tmp_path: Path) -> None:
+    done = in_venv(venv, "km-mapper", "--help")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: km-mapper ")
+
+    config = tmp_path / "mapper.yaml"
+    config.write_text(
+        "knowledge_base: {id: 'http://example.org/kb/trees', name: trees}\n"
+        "sources: {code: {type: python, object: 'json:dumps'}}\n"
+        "knowledge_interactions:\n"
+        "  - {name: heights, type: answer, graph_pattern: '?t <http://example.org/h> ?h .'}\n"
+    )
+    done = in_venv(venv, "km-mapper", "check", str(config))
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ok: http://example.org/kb/trees"), done.stdout
