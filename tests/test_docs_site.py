@@ -35,6 +35,7 @@ import pytest
 
 import km_core
 import km_httpx
+import km_mapper
 import km_testing
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCE: dict[str, ModuleType] = {
     "km-core": km_core,
     "km-httpx": km_httpx,
+    "km-mapper": km_mapper,
     "km-testing": km_testing,
 }
 
@@ -74,7 +76,7 @@ CSS_IMPORT = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""")
 
 # The attributes whose text a reader sees: tooltips, alternative text, screen-reader labels.
 VISIBLE_ATTRIBUTES = ("title", "alt", "aria-label")
-PRIVATE_MODULE_PATH = re.compile(r"\b(?:km_core|km_httpx|km_testing)\._\w*")
+PRIVATE_MODULE_PATH = re.compile(r"\b(?:km_core|km_httpx|km_mapper|km_testing)\._\w*")
 UNDERSCORED_NAME = re.compile(r"(?<!\w)_+[A-Za-z0-9]\w*")
 
 

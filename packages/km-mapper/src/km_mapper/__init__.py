@@ -7,7 +7,15 @@ loop, error policy, timeouts, authorization, graceful stop and access log.
 """
 
 from .__about__ import __version__
-from ._config import MapperConfig
+from ._build import build_knowledge_base
+from ._config import MapperConfig, load_config
 from ._errors import MapperConfigError, SourceError
 
-__all__ = ["MapperConfig", "MapperConfigError", "SourceError", "__version__"]
+__all__ = [
+    "MapperConfig",
+    "MapperConfigError",
+    "SourceError",
+    "__version__",
+    "build_knowledge_base",
+    "load_config",
+]
