@@ -27,6 +27,11 @@ def _trimmed(sql: str) -> str:
     return sql.strip().rstrip(";").rstrip()
 
 
+def _enclosable(query: str) -> str:
+    """The query, ready for parentheses around it: a ``-- comment`` at its end stays one."""
+    return query + "\n"
+
+
 def _parameters(clause: TextClause) -> list[str]:
     return list(clause.compile().params)
 
@@ -57,7 +62,7 @@ def answer_query(interaction: str, query: str | None) -> str:
 
 def probe(query: str) -> TextClause:
     """The query run for its result's columns alone: their names and types, no rows."""
-    return text(f"SELECT * FROM ({query}) AS km_probe WHERE 1 = 0")
+    return text(f"SELECT * FROM ({_enclosable(query)}) AS km_probe WHERE 1 = 0")
 
 
 def filtered(
@@ -73,7 +78,9 @@ def filtered(
         conditions: Per incoming binding, the columns it constrains and the values (converted
             to the columns' types) they must have. None is empty.
     """
-    answer = text(query).columns(*(column(name) for name in columns)).subquery("km_answer")
+    answer = (
+        text(_enclosable(query)).columns(*(column(name) for name in columns)).subquery("km_answer")
+    )
     return select(answer).where(
         or_(
             *(
