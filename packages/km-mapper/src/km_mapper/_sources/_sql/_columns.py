@@ -147,8 +147,8 @@ def fit(value: Value, column: ColumnType, dialect: str) -> object:
             and (value.tzinfo is not None) != column.aware
         ):
             if column.aware:
-                return NoMatch(f"{value.isoformat()} has no time zone; the column's values have")
-            return NoMatch(f"{value.isoformat()} has a time zone; the column's values have none")
+                return NoMatch(f"{value.isoformat()} has no time zone, the column's values do")
+            return NoMatch(f"{value.isoformat()} has a time zone, the column's values do not")
     if dialect == "sqlite":
         return _for_sqlite(value)
     return value

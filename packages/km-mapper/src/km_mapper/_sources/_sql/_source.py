@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
@@ -216,5 +217,6 @@ def _scrubbed(error: object, password: str | None) -> str:
     """An error's message, with the password cut out should a driver have quoted it."""
     message = f"{type(error).__name__}: {error}".strip()
     if password:
-        message = message.replace(password, "***")
+        for spelling in (password, quote_plus(password), quote(password, safe="")):
+            message = message.replace(spelling, "***")
     return message
