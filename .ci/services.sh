@@ -15,8 +15,8 @@
 # the three and does nothing for a server that does not run. Each server logs to a file in its
 # directory; a failed start prints the tail of that log and exits non-zero. Every wait is bounded.
 #
-# The servers are for tests only: PostgreSQL trusts every local connection and runs with fsync
-# off, MariaDB flushes lazily, Fuseki keeps its data in memory.
+# The servers are for tests only: PostgreSQL trusts its Unix socket (passwords over TCP) and
+# runs with fsync off, MariaDB flushes lazily, Fuseki keeps its data in memory.
 set -euo pipefail
 
 DIR="${KM_SERVICES_DIR:-/tmp/km-ci-services}"
@@ -178,7 +178,10 @@ start_postgres() {
       runuser -u postgres -- test -w "$PG_DIR" ||
         fail "the postgres user cannot reach $PG_DIR: set KM_SERVICES_DIR to a directory it can"
     fi
-    as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust --encoding=UTF8 --locale=C \
+    # Passwords over TCP (so a test can see a wrong one refused); trust on the socket, where
+    # this script sets up the role.
+    as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth-local=trust \
+      --auth-host=scram-sha-256 --encoding=UTF8 --locale=C \
       >"$PG_DIR/initdb.log" 2>&1 || fail "PostgreSQL initdb" "$PG_DIR/initdb.log"
     cat >>"$PG_DATA/postgresql.conf" <<EOF
 
@@ -197,7 +200,7 @@ EOF
   fi
   # The role km (allowed to create databases: the tests give each test a database of its own)
   # and its database km. Idempotent.
-  timeout 60 "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$HOST" -p "$PG_PORT" -U postgres \
+  timeout 60 "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$PG_PORT" -U postgres \
     -d postgres >>"$PG_DIR/setup.log" 2>&1 <<'EOF' || fail "PostgreSQL setup" "$PG_DIR/setup.log"
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'km') THEN
