@@ -66,7 +66,7 @@ def test_convert_writes_yaml_on_stdout_and_the_notes_on_stderr(
         }
     }
     lines = err.splitlines()
-    assert len(lines) == 10
+    assert len(lines) == 11
     assert all(line.startswith("note: ") for line in lines)
     assert (
         "note: sql_password is not carried over (a config file holds no secrets): set the "

@@ -230,6 +230,10 @@ def _sql(item: dict[str, Any], ki: dict[str, Any], key: Key, conversion: Convers
             "statement fails the request; the legacy committed after each binding and skipped "
             "a failing statement"
         )
+        conversion.note(
+            "SQL reacts: an incoming literal is now bound as its value (\"9\"^^xsd:integer as "
+            "9, \"oak\" as oak), where the legacy bound typed literals as their whole text"
+        )
     prefixes = item.get("column_prefixes")
     if prefixes:
         columns = conversion.mapping(prefixes, *key, "column_prefixes")
