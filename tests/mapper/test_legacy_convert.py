@@ -135,7 +135,7 @@ def test_the_sql_example() -> None:
         "SQL reacts: the statements of a request now run in one transaction, and a failing "
         "statement fails the request; the legacy committed after each binding and skipped a "
         "failing statement",
-        "SQL reacts: an incoming literal is now bound as its value (\"9\"^^xsd:integer as 9, "
+        'SQL reacts: an incoming literal is now bound as its value ("9"^^xsd:integer as 9, '
         '"oak" as oak), where the legacy bound typed literals as their whole text',
         "vars dropped from 'answer-1': the variables are read from the patterns",
     ]

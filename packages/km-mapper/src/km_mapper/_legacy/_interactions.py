@@ -231,8 +231,8 @@ def _sql(item: dict[str, Any], ki: dict[str, Any], key: Key, conversion: Convers
             "a failing statement"
         )
         conversion.note(
-            "SQL reacts: an incoming literal is now bound as its value (\"9\"^^xsd:integer as "
-            "9, \"oak\" as oak), where the legacy bound typed literals as their whole text"
+            'SQL reacts: an incoming literal is now bound as its value ("9"^^xsd:integer as '
+            '9, "oak" as oak), where the legacy bound typed literals as their whole text'
         )
     prefixes = item.get("column_prefixes")
     if prefixes:
