@@ -48,7 +48,11 @@ class Sizes:
     legacy_requests: int = 200  # scenario 1's, for the legacy SDK
     reasoning_asks: int = 200  # scenario 8a
     repeated_triple: int = 2000  # scenario 8b: how often one ANSWER repeats a triple
+    mapper_rows: int = 100_000  # scenario 9: the rows of the MariaDB table
+    mapper_asks: int = 200  # scenario 9: the asks of one tree each, per burst
+    mapper_bindings: int = 100  # scenario 9: the incoming bindings of the one large ANSWER
     legacy_cache: Path = DEFAULT_CACHE
+    mariadb_url: str | None = None  # scenario 9's server; without one it is not run
     repeat: int = 3
 
 
@@ -66,6 +70,8 @@ QUICK = Sizes(
     legacy_requests=4,
     reasoning_asks=10,
     repeated_triple=50,
+    mapper_rows=1000,
+    mapper_asks=10,
     repeat=1,
 )
 

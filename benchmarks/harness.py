@@ -1,7 +1,7 @@
 """The SDK's benchmark harness: concurrency, overhead, latency, fan-out, legacy SDK, memory.
 
     python benchmarks/harness.py [--quick] [--repeat N] [--out DIR] [--legacy-cache DIR]
-        [--only N[,N...]] [--ke-url URL [--ke-label TEXT] [--ke-pid PID]]
+        [--only N[,N...]] [--mariadb-url URL] [--ke-url URL [--ke-label TEXT] [--ke-pid PID]]
 
 Runs every scenario ``--repeat`` times (default 3), prints a markdown table of the medians,
 spreads (min-max), targets and whether each was met, and writes ``results.json``,
@@ -37,6 +37,10 @@ Scenarios:
 8. The reasoner (``reasoning.py``): a level-2 ask with a join among 100 KBs in process, and
    patterns that used to stall matching (nine alike triples; a triple repeated 2,000 times)
    over HTTP, with ``GET /version`` probed meanwhile.
+9. km-mapper (``mapper.py``): ``km run mapper.yaml`` at N=10 against knowledge-mapper 0.0.24,
+   answering asks of one tree each from a 100,000-row table on MariaDB (``--mariadb-url``,
+   default ``$KM_TEST_MARIADB_URL``; without one it is not run); and the SQL statements that
+   one ANSWER with 100 incoming bindings costs, counted on the wire.
 
 Asks are gathered with at most 50 in flight: the engine, like the KE, cancels the oldest
 queued handle request beyond 50 per knowledge base.
@@ -47,6 +51,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -67,6 +72,7 @@ from common import (
 )
 from external import EXTERNAL_SCENARIOS, KeUnreachable, external_ke
 from legacy import LEGACY_PACKAGE
+from mapper import MARIADB_SETTING, scenario_mapper, shown_url
 from reasoning import scenario_reasoning
 from scenarios_other import (
     scenario_fanout,
@@ -89,6 +95,7 @@ SCENARIOS: list[Callable[[Sizes, Report, Http], Awaitable[None]]] = [
     scenario_legacy,  # after scenario_overhead, whose HTTP figure it compares with
     scenario_memory,
     scenario_reasoning,
+    scenario_mapper,
 ]
 
 
@@ -230,6 +237,14 @@ def main(argv: Sequence[str] | None = None) -> Report:
         help=f"where the virtualenv with {LEGACY_PACKAGE} is kept (default: %(default)s)",
     )
     parser.add_argument(
+        "--mariadb-url",
+        metavar="URL",
+        default=os.environ.get(MARIADB_SETTING) or None,
+        help="scenario 9's MariaDB server, a SQLAlchemy URL whose user may create databases "
+        f"named km_*, e.g. mysql+aiomysql://km:km@127.0.0.1:3306/km (default: ${MARIADB_SETTING}; "
+        "without one, scenario 9 is not run)",
+    )
+    parser.add_argument(
         "--ke-url",
         metavar="URL",
         help="run the HTTP scenarios against this Knowledge Engine's REST API instead of the "
@@ -259,7 +274,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
     if args.repeat:
         sizes.repeat = args.repeat
     sizes.legacy_cache = args.legacy_cache
+    sizes.mariadb_url = args.mariadb_url
     sizes_json = {k: str(v) if isinstance(v, Path) else v for k, v in sizes.__dict__.items()}
+    sizes_json["mariadb_url"] = shown_url(sizes.mariadb_url)  # never its password
     report = Report(machine=machine(), sizes=sizes_json)
     started = time.perf_counter()
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import os
 import selectors
 import subprocess
 import sys
@@ -100,6 +101,7 @@ def test_harness_runs_quick(
         "6_legacy_sdk",
         "7_memory",
         "8_reasoning",
+        "9_mapper_mariadb",
     }
     assert {"platform", "cpu_count", "python"} <= set(results["machine"])
     scenarios = results["scenarios"]
@@ -111,6 +113,16 @@ def test_harness_runs_quick(
     assert reasoning["nine alike triples"][0]["failed"]  # past the match budget, in time
     legacy = scenarios["6_legacy_sdk"]
     assert "skipped" in legacy or legacy["scenario_1"]["legacy_s"]["median"] > 0
+    # Scenario 9 runs wherever a MariaDB is given (KM_TEST_MARIADB_URL), and is "not run" else.
+    mapper = scenarios["9_mapper_mariadb"]
+    if os.environ.get("KM_TEST_MARIADB_URL"):
+        assert "skipped" not in mapper, mapper
+        assert mapper["km_mapper"]["asks_per_s"]["median"] > 0
+        assert "skipped" in mapper["legacy"] or mapper["legacy"]["asks_per_s"]["median"] > 0
+        # 100 incoming bindings, one statement: not a timing, so it holds at any size.
+        assert mapper["many_bindings"]["statements_per_ask"] == [1]
+    else:
+        assert "skipped" in mapper
     # Every row names a figure; a row with a target says whether it was met.
     assert all(row["figure"] for row in results["table"])
     assert (tmp_path / "results.md").read_text().startswith("Machine:")
