@@ -16,6 +16,7 @@ from typing import Any
 
 from km_core import BindingSet, ClientProtocol, ErrorPolicy, KnowledgeBase
 from km_core.patterns import GraphPattern, parse_graph_pattern
+from km_core.terms import XSD
 
 from ._config import (
     AnswerInteraction,
@@ -45,7 +46,7 @@ def _expand(datatype: str, prefixes: Mapping[str, str], where: str) -> str:
     if sep and prefix in prefixes:
         return prefixes[prefix] + local
     if sep and prefix == "xsd":
-        return "http://www.w3.org/2001/XMLSchema#" + local
+        return XSD + local
     raise MapperConfigError(
         f"{where}: datatype {datatype!r} is neither a full IRI nor prefixed with a known prefix"
     )

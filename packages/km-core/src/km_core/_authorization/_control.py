@@ -162,7 +162,7 @@ class AccessControl:
             return AccessDecision(request, True, "allowed by the policy")
         if allowed is not False:
             logger.error(
-                "knowledge base %s: the authorization policy returned %r on %s, not a bool; "
+                "knowledge base %s: the authorization policy returned a %s on %s, not a bool; "
                 "denying it. Return True to allow a request, False to deny it",
                 self._kb_id,
                 type(allowed).__name__,

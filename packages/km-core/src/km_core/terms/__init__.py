@@ -8,7 +8,20 @@ literal, ``_:label`` for a blank node.
 
 from ._escape import escape, unescape
 from ._iri import iri_problem, is_absolute_iri
-from ._namespaces import FLOAT_TYPES, INTEGER_TYPES, RDF, XSD, XSD_DECIMAL, XSD_STRING
+from ._namespaces import (
+    FLOAT_TYPES,
+    INTEGER_TYPES,
+    RDF,
+    XSD,
+    XSD_BOOLEAN,
+    XSD_DATE,
+    XSD_DATETIME,
+    XSD_DECIMAL,
+    XSD_DOUBLE,
+    XSD_INTEGER,
+    XSD_STRING,
+    XSD_TIME,
+)
 from ._parse import Term, parse_term, split_literal, unreadable
 
 __all__ = [
@@ -16,8 +29,14 @@ __all__ = [
     "INTEGER_TYPES",
     "RDF",
     "XSD",
+    "XSD_BOOLEAN",
+    "XSD_DATE",
+    "XSD_DATETIME",
     "XSD_DECIMAL",
+    "XSD_DOUBLE",
+    "XSD_INTEGER",
     "XSD_STRING",
+    "XSD_TIME",
     "Term",
     "escape",
     "iri_problem",

@@ -17,7 +17,20 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Final, TypeAlias
 
-from km_core.terms import FLOAT_TYPES, INTEGER_TYPES, XSD, XSD_DECIMAL, XSD_STRING
+from km_core.terms import (
+    FLOAT_TYPES,
+    INTEGER_TYPES,
+    RDF,
+    XSD,
+    XSD_BOOLEAN,
+    XSD_DATE,
+    XSD_DATETIME,
+    XSD_DECIMAL,
+    XSD_DOUBLE,
+    XSD_INTEGER,
+    XSD_STRING,
+    XSD_TIME,
+)
 
 __all__ = [
     "LANG_STRING",
@@ -35,16 +48,10 @@ Value: TypeAlias = (
 )
 """A value a codec reads from a term, or that a statement binds."""
 
-_INTEGER: Final = XSD + "integer"
-_DOUBLE: Final = XSD + "double"
-_BOOLEAN: Final = XSD + "boolean"
-_DATE: Final = XSD + "date"
-_DATETIME: Final = XSD + "dateTime"
-_TIME: Final = XSD + "time"
 _BASE64: Final = XSD + "base64Binary"
 _HEX: Final = XSD + "hexBinary"
 _DURATION: Final = XSD + "dayTimeDuration"
-LANG_STRING: Final = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+LANG_STRING: Final = RDF + "langString"
 NUMERIC: Final = INTEGER_TYPES | FLOAT_TYPES | {XSD_DECIMAL}
 
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
@@ -114,21 +121,21 @@ def natural(value: object) -> tuple[str, str]:
         ValueError: the type has no RDF form here (a ``timedelta``, a ``list``, ...).
     """
     if isinstance(value, bool):  # before int: a bool is an int
-        return ("true" if value else "false"), _BOOLEAN
+        return ("true" if value else "false"), XSD_BOOLEAN
     if isinstance(value, int):
-        return str(value), _INTEGER
+        return str(value), XSD_INTEGER
     if isinstance(value, Decimal):
         if not value.is_finite():  # NaN and infinities have no xsd:decimal form
-            return _float_lexical(float(value)), _DOUBLE
+            return _float_lexical(float(value)), XSD_DOUBLE
         return format(value, "f"), XSD_DECIMAL
     if isinstance(value, float):
-        return _float_lexical(value), _DOUBLE
+        return _float_lexical(value), XSD_DOUBLE
     if isinstance(value, dt.datetime):  # before date: a datetime is a date
-        return _datetime_lexical(value), _DATETIME
+        return _datetime_lexical(value), XSD_DATETIME
     if isinstance(value, dt.date):
-        return value.isoformat(), _DATE
+        return value.isoformat(), XSD_DATE
     if isinstance(value, dt.time):
-        return _time_lexical(value), _TIME
+        return _time_lexical(value), XSD_TIME
     if isinstance(value, str):
         return value, XSD_STRING
     if isinstance(value, dt.timedelta):
@@ -217,11 +224,11 @@ READERS: dict[str, Callable[[str], Value]] = {
     **dict.fromkeys(INTEGER_TYPES, _read_int),
     **dict.fromkeys(FLOAT_TYPES, _read_float),
     XSD_DECIMAL: _read_decimal,
-    _BOOLEAN: _read_bool,
-    _DATETIME: _read_datetime,
+    XSD_BOOLEAN: _read_bool,
+    XSD_DATETIME: _read_datetime,
     XSD + "dateTimeStamp": _read_datetime,
-    _DATE: _read_date,
-    _TIME: _read_time,
+    XSD_DATE: _read_date,
+    XSD_TIME: _read_time,
     XSD_STRING: read_str,
     _BASE64: _read_base64,
     _HEX: bytes.fromhex,
@@ -232,10 +239,10 @@ PYTHON_TYPES: dict[str, type] = {
     **dict.fromkeys(INTEGER_TYPES, int),
     **dict.fromkeys(FLOAT_TYPES, float),
     XSD_DECIMAL: Decimal,
-    _BOOLEAN: bool,
-    _DATETIME: dt.datetime,
-    _DATE: dt.date,
-    _TIME: dt.time,
+    XSD_BOOLEAN: bool,
+    XSD_DATETIME: dt.datetime,
+    XSD_DATE: dt.date,
+    XSD_TIME: dt.time,
     _BASE64: bytes,
     _HEX: bytes,
     _DURATION: dt.timedelta,
