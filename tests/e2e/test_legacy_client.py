@@ -13,9 +13,9 @@ read from the processes' output, never by sleeping.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
+import signal
 import socket
 import sys
 import textwrap
@@ -28,6 +28,7 @@ import pytest
 from benchmarks.legacy import LEGACY_PACKAGE, LegacyUnavailable, ensure_legacy_python
 from km_core import BindingSet, ExchangeStatus, KnowledgeBase, RequestContext
 from km_httpx import HttpxClient
+from tests.testing.serving import signal_process
 
 EX = {"ex": "http://example.org/"}
 SDK_ID = "http://example.org/kb/sdk"
@@ -139,14 +140,12 @@ def legacy_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def _stop(process: asyncio.subprocess.Process, *, grace: float = 10) -> None:
     """Terminate, then kill after ``grace`` seconds; always reap."""
     if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()
+        signal_process(process, signal.SIGTERM)
         try:
             async with asyncio.timeout(grace):
                 await process.wait()
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
+            signal_process(process, signal.SIGKILL)
             await process.wait()
 
 
@@ -328,8 +327,7 @@ async def exchange_with_a_legacy_kb(
         if process is not None:
             if process.stdin is not None:
                 process.stdin.close()
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
+            signal_process(process, signal.SIGKILL)
             await process.wait()
         log.close()
         try:

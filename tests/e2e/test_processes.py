@@ -20,6 +20,7 @@ from km_httpx import HttpxClient
 from tests.testing.serving import (
     km_testing_serve,
     read_line_matching,
+    signal_process,
     start_process,
     stop_process,
 )
@@ -228,7 +229,7 @@ async def test_asks_and_posts_go_round_trip_between_processes(
         assert reaction.argument_binding_set == [{"tree": ELM, "park": PARK}]
 
         # A KB that stops on SIGTERM unregisters: the others no longer see it.
-        more_trees.send_signal(signal.SIGTERM)
+        signal_process(more_trees, signal.SIGTERM)
         assert more_trees.stdout is not None
         await read_line_matching(more_trees.stdout, r"^unregistered on SIGTERM$")
         assert await asyncio.wait_for(more_trees.wait(), 10) == 0

@@ -23,7 +23,12 @@ from km_httpx import ExitStatus, HttpxClient, KmSettings, __version__
 from km_httpx import _cli as cli
 from km_httpx._settings import SettingsLoadError, display_url, load_settings
 from km_testing import TestClient
-from tests.testing.serving import km_testing_serve, read_line_matching, stop_process
+from tests.testing.serving import (
+    km_testing_serve,
+    read_line_matching,
+    signal_process,
+    stop_process,
+)
 
 APP_ID = "http://example.org/kb/cli-app"
 ASKER_ID = "http://example.org/kb/cli-asker"
@@ -630,7 +635,7 @@ async def test_km_run_serves_a_kb_until_sigterm_and_unregisters(tmp_path: Path) 
             ask = asker.ask_ki("heights", PATTERN)
             async with asker:
                 assert await asker.ask(ask) == [{"tree": OAK, "height": '"21.5"'}]
-                process.send_signal(signal.SIGTERM)
+                signal_process(process, signal.SIGTERM)
                 await read_line_matching(process.stdout, "SIGTERM received; stopping")
                 await read_line_matching(process.stdout, f"unregistered knowledge base {APP_ID}")
                 await read_line_matching(process.stdout, f"knowledge base {APP_ID} stopped$")
@@ -670,7 +675,7 @@ async def test_km_run_tells_when_the_engine_is_unreachable(tmp_path: Path) -> No
         out, err = await asyncio.wait_for(process.communicate(), 20)
     finally:
         if process.returncode is None:
-            process.kill()
+            signal_process(process, signal.SIGKILL)
             await process.wait()
     assert process.returncode == ExitStatus.UNREACHABLE
     lines = err.decode().splitlines()
@@ -715,7 +720,7 @@ async def test_km_run_runs_the_demo_answering_kb_and_stops_on_sigterm(tmp_path: 
                         "h": '"21.5"^^<http://www.w3.org/2001/XMLSchema#decimal>',
                     }
                 ]
-                process.send_signal(signal.SIGTERM)
+                signal_process(process, signal.SIGTERM)
                 await read_line_matching(process.stdout, f"unregistered knowledge base {trees_id}")
                 assert await asyncio.wait_for(process.wait(), 10) == 0
                 listed = {kb.knowledge_base_id for kb in await asker.client.list_kbs()}

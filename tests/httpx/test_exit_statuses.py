@@ -26,6 +26,7 @@ from km_httpx import ExitStatus, HttpxClient
 from tests.testing.serving import (
     km_testing_serve,
     km_testing_serve_process,
+    signal_process,
     stop_process,
 )
 
@@ -277,7 +278,7 @@ async def test_the_kb_deleted_while_it_serves_exits_5_without_unregistering(
             # The engine serves on, without the KB.
             assert {info.knowledge_base_id for info in await kb.client.list_kbs()} == {ASKER_ID}
         # The engine's access log (its stdout) has one DELETE /sc: the test's.
-        engine.send_signal(signal.SIGTERM)
+        signal_process(engine, signal.SIGTERM)
         assert engine.stdout is not None
         access = (await asyncio.wait_for(engine.stdout.read(), 20)).decode().splitlines()
         assert await asyncio.wait_for(engine.wait(), 20) == 0
@@ -318,7 +319,7 @@ async def test_sigterm_after_the_engine_was_killed_exits_0_with_one_warning(
         await run.wait_for(SERVING)
         assert await stop_process(engine, sig=signal.SIGKILL) == -signal.SIGKILL
         await run.wait_for(f"knowledge base {re.escape(APP_ID)}: polling failed")
-        run.process.send_signal(signal.SIGTERM)
+        signal_process(run.process, signal.SIGTERM)
         assert await run.exit_status() == ExitStatus.OK
     unregister = [line for line in run.lines if UNREGISTER_FAILED in line]
     assert len(unregister) == 1, run.text
@@ -345,7 +346,7 @@ async def test_sigterm_while_serving_exits_0_and_each_request_is_one_access_line
             await a_round_trip(kb)  # the answer shows the request was handled
             if logged:
                 found = await run.wait_for(r" km_core\.access: ")
-            run.process.send_signal(signal.SIGTERM)
+            signal_process(run.process, signal.SIGTERM)
             assert await run.exit_status() == ExitStatus.OK == 0
             assert await kb.client.get_kb(APP_ID) is None  # it unregistered
     assert f"unregistered knowledge base {APP_ID}" in run.text

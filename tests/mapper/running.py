@@ -12,7 +12,6 @@ is stopped with SIGTERM and killed when it overstays its grace.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
@@ -21,6 +20,7 @@ from typing import Any
 
 from km_core import HandleRequest, PollResult
 from km_testing import LocalKnowledgeEngine
+from tests.testing.serving import signal_process
 
 __all__ = [
     "READY_TIMEOUT",
@@ -97,14 +97,11 @@ class ServedProcess:
 
     async def stop(self, *, grace: float = STOP_TIMEOUT) -> int:
         """SIGTERM (unless it has ended), then SIGKILL after ``grace`` seconds; its exit status."""
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
+        signal_process(self.process, signal.SIGTERM)
         try:
             await asyncio.wait_for(self.process.wait(), grace)
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
+            signal_process(self.process, signal.SIGKILL)
             await asyncio.wait_for(self.process.wait(), grace)
         assert self.process.returncode is not None
         return self.process.returncode

@@ -21,7 +21,7 @@ import pytest
 from km_core import KnowledgeBase
 from km_httpx import HttpxClient
 from km_testing import LocalKnowledgeEngine, create_app
-from tests.testing.serving import read_line_matching, serving, stop_process
+from tests.testing.serving import read_line_matching, serving, signal_process, stop_process
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "mapper" / "trees.yaml"
 EX = {"ex": "http://example.org/"}
@@ -114,7 +114,7 @@ async def test_km_run_serves_the_example_config(config: Path) -> None:
             if reader is None:
                 status = await stop_process(process, sig=signal.SIGTERM, grace=WAIT)
             else:  # the reader owns stdout: it ends at EOF, when km run has exited
-                process.send_signal(signal.SIGTERM)
+                signal_process(process, signal.SIGTERM)
                 try:
                     await asyncio.wait_for(reader, WAIT)
                 finally:

@@ -22,6 +22,18 @@ from km_testing import LocalKnowledgeEngine, create_app, serve_locally
 HOST = "127.0.0.1"
 
 
+def signal_process(process: asyncio.subprocess.Process, sig: int) -> None:
+    """Send ``sig`` to ``process`` unless it is known to have exited.
+
+    This uses ``os.kill``, never ``Process.send_signal``/``kill``/``terminate``: on Python 3.11
+    those poll the child first, and a poll that finds it exited reaps it before asyncio's child
+    watcher does; the watcher then reports exit status 255 instead of the real one.
+    """
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, sig)
+
+
 class ObservedEngine(LocalKnowledgeEngine):
     """A LocalKnowledgeEngine that tells the test when long polls open and end.
 
@@ -123,15 +135,12 @@ async def stop_process(
     Returns:
         The exit status (negative: killed by that signal).
     """
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(sig)
+    signal_process(process, sig)
     try:
         await asyncio.wait_for(process.wait(), grace)
     finally:
         if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
+            signal_process(process, signal.SIGKILL)
             await process.wait()
         if process.stdout is not None:
             await asyncio.wait_for(process.stdout.read(), grace)  # to EOF: the pipe closes
@@ -295,15 +304,12 @@ class ProcessOutput:
         Returns:
             The exit status (negative: killed by that signal).
         """
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(sig)
+        signal_process(self.process, sig)
         try:
             await asyncio.wait_for(self.process.wait(), grace)
         finally:
             if self.process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    self.process.kill()
+                signal_process(self.process, signal.SIGKILL)
                 await self.process.wait()
             await asyncio.wait_for(self._copying, grace)  # to EOF: the pipe closes
         assert self.process.returncode is not None

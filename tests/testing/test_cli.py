@@ -13,7 +13,12 @@ import httpx
 import pytest
 
 from km_testing._cli import main
-from tests.testing.serving import read_line_matching, start_process, stop_process
+from tests.testing.serving import (
+    read_line_matching,
+    signal_process,
+    start_process,
+    stop_process,
+)
 
 KB_ID = "http://example.org/kb/cli"
 URL = r"(http://127\.0\.0\.1:(\d+)/rest)"
@@ -39,7 +44,7 @@ async def test_serve_binds_127_0_0_1_prints_its_url_and_stops_on_a_signal(
             response = await http.get("/version")
         assert response.status_code == 200
         assert response.json() == {"version": "1.5.0"}
-        process.send_signal(sig)
+        signal_process(process, sig)
         returncode = await asyncio.wait_for(process.wait(), 10)
         assert returncode == 0, stderr.read_text()
     finally:
@@ -94,7 +99,7 @@ async def test_stopping_the_server_ends_an_open_long_poll_with_410(tmp_path: Pat
             async with httpx.AsyncClient(base_url=base_url) as prober:
                 probe = await prober.get("/sc/handle", headers={"Knowledge-Base-Id": KB_ID})
             assert probe.status_code == 409
-            process.send_signal(signal.SIGTERM)
+            signal_process(process, signal.SIGTERM)
             status_line, stopped = await read_response(reader)
         assert status_line.startswith(b"HTTP/1.1 410"), status_line
         assert STOPPING.encode() in stopped
