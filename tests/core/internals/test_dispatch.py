@@ -85,7 +85,7 @@ async def test_a_request_for_a_known_interaction_is_answered_with_the_handler_bi
         return ANSWER
 
     dispatcher, *_ = make(answer("heights", heights))
-    response, outcome = await dispatcher.answer(request("heights", 7))
+    response, _, outcome = await dispatcher.answer(request("heights", 7))
     assert response.handle_request_id == 7
     assert response.binding_set == ANSWER
     assert response.error_message is None
@@ -102,7 +102,7 @@ async def test_a_request_for_an_unknown_interaction_is_answered_per_the_error_po
 
     dispatcher, *_ = make(answer("heights", heights), error_policy=policy)
     with caplog.at_level(logging.ERROR, logger="km_core"):
-        response, outcome = await dispatcher.answer(request("nothing-here", 8))
+        response, _, outcome = await dispatcher.answer(request("nothing-here", 8))
     assert outcome == "no such interaction"
     assert response.handle_request_id == 8
     if policy is ErrorPolicy.ERROR_MESSAGE:
@@ -128,7 +128,7 @@ async def test_a_handler_that_raises_is_answered_naming_the_interaction_and_the_
 
     dispatcher, *_ = make(answer("heights", heights), error_policy=ErrorPolicy.ERROR_MESSAGE)
     with caplog.at_level(logging.ERROR, logger="km_core"):
-        response, outcome = await dispatcher.answer(request("heights", 9))
+        response, _, outcome = await dispatcher.answer(request("heights", 9))
     assert response.error_message == "the handler of 'heights' failed (LookupError)"
     assert "hunter2" not in response.model_dump_json()
     assert outcome == "handler failed (LookupError)"
@@ -144,7 +144,7 @@ async def test_a_handler_that_raises_is_answered_with_an_empty_set_by_default() 
         raise LookupError("no such tree")
 
     dispatcher, *_ = make(answer("heights", heights))
-    response, outcome = await dispatcher.answer(request("heights"))
+    response, _, outcome = await dispatcher.answer(request("heights"))
     assert response.binding_set == []
     assert response.error_message is None
     assert outcome == "handler failed (LookupError)"
@@ -167,7 +167,7 @@ async def test_a_handler_that_does_not_answer_in_time_is_cancelled_and_answered_
         answer("heights", heights), handler_timeout=0.01, error_policy=ErrorPolicy.ERROR_MESSAGE
     )
     with caplog.at_level(logging.ERROR, logger="km_core"):
-        response, outcome = await dispatcher.answer(request("heights", 10))
+        response, _, outcome = await dispatcher.answer(request("heights", 10))
     assert response.error_message == "the handler of 'heights' did not answer within 0.01 s"
     assert outcome == "handler timed out after 0.01 s"
     await asyncio.wait_for(cancelled.wait(), 5)
@@ -183,7 +183,7 @@ async def test_the_interaction_timeout_wins_over_the_host_timeout() -> None:
 
     # The host allows a long time; the interaction's own limit is what counts.
     dispatcher, *_ = make(answer("heights", heights, timeout=0.01), handler_timeout=60)
-    response, outcome = await dispatcher.answer(request("heights"))
+    response, _, outcome = await dispatcher.answer(request("heights"))
     assert outcome == "handler timed out after 0.01 s"
     assert response.binding_set == []
 
@@ -194,7 +194,7 @@ async def test_a_handler_within_its_timeout_is_answered() -> None:
         return ANSWER
 
     dispatcher, *_ = make(answer("heights", heights), handler_timeout=30)
-    response, outcome = await dispatcher.answer(request("heights"))
+    response, _, outcome = await dispatcher.answer(request("heights"))
     assert (response.binding_set, outcome) == (ANSWER, ANSWERED)
 
 
@@ -211,7 +211,7 @@ async def test_a_result_that_is_not_a_binding_set_is_answered_as_failed(
 
     dispatcher, *_ = make(answer("heights", heights), error_policy=ErrorPolicy.ERROR_MESSAGE)
     with caplog.at_level(logging.ERROR, logger="km_core"):
-        response, outcome = await dispatcher.answer(request("heights"))
+        response, _, outcome = await dispatcher.answer(request("heights"))
     assert response.error_message == "the handler of 'heights' failed (BindingValidationError)"
     assert outcome == "handler failed (BindingValidationError)"
     [record] = caplog.records
@@ -241,9 +241,9 @@ async def test_a_change_of_the_host_error_policy_counts_from_the_next_request() 
         raise LookupError("no")
 
     dispatcher, host, *_ = make(answer("heights", heights))
-    first, _ = await dispatcher.answer(request("heights", 1))
+    first, *_ = await dispatcher.answer(request("heights", 1))
     host.error_policy = ErrorPolicy.ERROR_MESSAGE
-    second, _ = await dispatcher.answer(request("heights", 2))
+    second, *_ = await dispatcher.answer(request("heights", 2))
     assert (first.binding_set, first.error_message) == ([], None)
     assert second.error_message == "the handler of 'heights' failed (LookupError)"
 

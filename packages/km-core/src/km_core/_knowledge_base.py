@@ -38,6 +38,7 @@ from ._handling import Dispatcher, HandlingLoop, InFlight, Responder, check_loop
 from ._handling._policy import ErrorPolicy  # its defining module: the reference links to it
 from ._inject import ContextValue, Dependant, run_in_default_thread
 from ._lifecycle import Lifecycle
+from ._middleware import Middleware, MiddlewareStack
 from ._models import Binding, BindingSet, KnowledgeBaseInfo, LeaseInfo
 from ._outgoing import AskResponse, PostResponse, SyncCalls
 from ._protocol import ClientProtocol
@@ -113,6 +114,8 @@ class KnowledgeBase(Declaring, SyncCalls, Service, ServiceHooks):
             runs on the event loop, so it must be quick. A hook that raises is logged.
         authorize_timeout: Seconds the policy may take (and no more than the interaction's
             handler timeout); ``None``: no limit but that.
+        middleware: `Middleware` around each handle request and each ask and post, the first
+            outermost (metrics, traces, your own); see `add_middleware`.
 
     Attributes:
         dependency_overrides: Maps a dependency factory to the factory to call instead, at every
@@ -137,6 +140,7 @@ class KnowledgeBase(Declaring, SyncCalls, Service, ServiceHooks):
         authorize: Policy | None = None,
         audit: AuditHook | None = None,
         authorize_timeout: float | None = 10.0,
+        middleware: Sequence[Middleware] = (),
     ) -> None:
         check_kb_arguments(
             id=id,
@@ -168,10 +172,11 @@ class KnowledgeBase(Declaring, SyncCalls, Service, ServiceHooks):
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         self._overridden: dict[Callable[..., Any], Dependant] = {}
         self._state = Lifecycle()
+        self._middleware = MiddlewareStack(middleware)
         self._registry = Registry(id)
-        self._session = Session(self, self._registry, self._state)
+        self._session = Session(self, self._registry, self._state, self._middleware)
         self._in_flight = InFlight(id)
-        self._responder = Responder(self, self._registry)
+        self._responder = Responder(self, self._registry, self._middleware)
         self._life = ServiceLife(id, lifespan)
         self._direct = Dispatcher(
             self,
@@ -356,6 +361,7 @@ class KnowledgeBase(Declaring, SyncCalls, Service, ServiceHooks):
             context=self._request_context,
             overridden=self._overridden,
             max_concurrent_handlers=max_concurrent_handlers,
+            middleware=self._middleware,
         )
         await loop.run(loops, grace_period)
 

@@ -59,15 +59,18 @@ class Lifecycle:
         serving: `serve`'s run, from its start (connecting) until it returns.
         handling: The handling loop's run, while it polls and drains.
         stop_requested: `stop` was called during the current run.
+        polling: The handling loop runs and its last poll did not fail (or the KB was
+            registered again since): with an active registration, the KB is ready.
     """
 
-    __slots__ = ("handling", "registration", "serving", "stop_requested")
+    __slots__ = ("handling", "polling", "registration", "serving", "stop_requested")
 
     def __init__(self) -> None:
         self.registration = Registration.NONE
         self.serving: Run | None = None
         self.handling: Run | None = None
         self.stop_requested = False
+        self.polling = False
 
     def __repr__(self) -> str:
         running = "handling" if self.handling else "serving" if self.serving else "idle"
@@ -77,6 +80,11 @@ class Lifecycle:
     def registered(self) -> bool:
         """Whether the KB counts as registered (an ended registration does until unregistered)."""
         return self.registration in (Registration.ACTIVE, Registration.ENDED)
+
+    @property
+    def ready(self) -> bool:
+        """Registered and polling: the KE can reach the KB's handlers."""
+        return self.polling and self.registration is Registration.ACTIVE
 
     @property
     def ended_because(self) -> str | None:
@@ -99,10 +107,12 @@ class Lifecycle:
         assert task is not None
         self.handling = Run(asyncio.get_running_loop(), task)
         self.stop_requested = False
+        self.polling = True
         return self.handling
 
     def end_handling(self) -> None:
         """The handling loop has drained and returns."""
+        self.polling = False
         if self.handling is not None:
             self.handling.done.set()
             self.handling = None

@@ -23,6 +23,7 @@ from km_core._deadline import DeadlineExceeded, Deadlines
 from km_core._declarations import Handled, Registry
 from km_core._errors import AccessDeniedError, BindingValidationError
 from km_core._inject import Dependant, Injection, RunSync
+from km_core._middleware import Outcome
 from km_core._models import BindingSet, HandleRequest, HandleResponse
 
 from ._host import HandlingHost
@@ -74,8 +75,8 @@ class Dispatcher:
         """The answer to a request that could not be served, per the error policy."""
         return failure(self._host.error_policy, request, reason)
 
-    async def answer(self, request: HandleRequest) -> tuple[HandleResponse, str]:
-        """The response to a request, and its outcome for the access log.
+    async def answer(self, request: HandleRequest) -> tuple[HandleResponse, Outcome, str]:
+        """The response to a request, its outcome, and that outcome in the access log's words.
 
         The response holds the handler's bindings, or a failure per the error policy.
 
@@ -94,11 +95,15 @@ class Dispatcher:
                 request.requesting_knowledge_base_id,
                 request.knowledge_interaction_id,
             )
-            return self.failure(
-                request,
-                f"knowledge base {kb_id} has no knowledge interaction "
-                f"{request.knowledge_interaction_id}",
-            ), "no such interaction"
+            return (
+                self.failure(
+                    request,
+                    f"knowledge base {kb_id} has no knowledge interaction "
+                    f"{request.knowledge_interaction_id}",
+                ),
+                Outcome.UNKNOWN_INTERACTION,
+                "no such interaction",
+            )
         requesting_kb_id = request.requesting_knowledge_base_id
         timeout = ki.timeout if ki.timeout is not None else self._host.handler_timeout
         try:
@@ -112,7 +117,11 @@ class Dispatcher:
                     timeout,
                 )
                 if denial is not None:  # the access log tells; the requester learns no more
-                    return self.failure(request, denial.denial), f"denied ({denial.reason})"
+                    return (
+                        self.failure(request, denial.denial),
+                        Outcome.DENIED,
+                        f"denied ({denial.reason})",
+                    )
             work = self.invoke(ki, request.binding_set, requesting_kb_id, request.handle_request_id)
             if timeout is None:
                 binding_set = await work
@@ -128,9 +137,13 @@ class Dispatcher:
                 requesting_kb_id,
                 timeout,
             )
-            return self.failure(
-                request, f"the handler of {ki.name!r} did not answer within {timeout} s"
-            ), f"handler timed out after {timeout} s"
+            return (
+                self.failure(
+                    request, f"the handler of {ki.name!r} did not answer within {timeout} s"
+                ),
+                Outcome.TIMED_OUT,
+                f"handler timed out after {timeout} s",
+            )
         except asyncio.CancelledError:
             logger.warning(
                 "knowledge base %s: handler of %r was cancelled on handle request %d from %s",
@@ -150,13 +163,15 @@ class Dispatcher:
                 request.handle_request_id,
                 request.requesting_knowledge_base_id,
             )
-            return self.failure(
-                request, f"the handler of {ki.name!r} failed ({type(exc).__name__})"
-            ), f"handler failed ({type(exc).__name__})"
+            return (
+                self.failure(request, f"the handler of {ki.name!r} failed ({type(exc).__name__})"),
+                Outcome.FAILED,
+                f"handler failed ({type(exc).__name__})",
+            )
         response = HandleResponse(
             handle_request_id=request.handle_request_id, binding_set=binding_set
         )
-        return response, ANSWERED
+        return response, Outcome.ANSWERED if binding_set else Outcome.EMPTY, ANSWERED
 
     async def call(
         self, ki: Handled, binding_set: BindingSet, requesting_kb_id: str | None

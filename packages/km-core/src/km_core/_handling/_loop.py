@@ -1,12 +1,14 @@
 """The handling loop: one long poll at a time, each request served in its own task.
 
-`HandlingLoop.run` acquires a permit, polls, and on a handle request starts a task that runs
-the request through the `Dispatcher` (handler, conversion), releases the permit and posts the
-response with the `Responder`; then it polls again at once. So at most
+`HandlingLoop.run` acquires a permit, polls, and on a handle request starts a task in which the
+`RequestServer` runs the request through the middleware and the `Dispatcher` (handler,
+conversion), releases the permit and posts the response with the `Responder`; then it polls
+again at once. So at most
 ``max_concurrent_handlers`` handlers run at the same time, and exactly one poll is open, as the
 KE requires. Poll failures back off; a 404 registers the KB again through the `Session`; EXIT,
 a stop or a cancellation end the polls, and every accepted request is answered before ``run``
-returns.
+returns. The middleware hears of each poll, failed poll and registration; the `Lifecycle`
+knows whether the loop is polling (the KB's readiness).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from km_core._access_log import access_logger, log_access
 from km_core._authorization import AccessControl
 from km_core._declarations import Registry
 from km_core._errors import (
@@ -29,13 +30,15 @@ from km_core._errors import (
 )
 from km_core._inject import Dependant, executor_runner
 from km_core._lifecycle import Lifecycle, Registration
-from km_core._models import HandleRequest, PollResult
+from km_core._middleware import MiddlewareStack
+from km_core._models import PollResult
 from km_core._retry import Episode
 from km_core._session import Session
 
 from ._dispatch import ContextFactory, Dispatcher
 from ._host import HandlingHost
 from ._in_flight import InFlight
+from ._request import RequestServer
 from ._respond import Responder
 
 __all__ = ["DISPATCHES_PER_TURN", "QUICK_REPOLL", "HandlingLoop", "check_loop_arguments"]
@@ -92,6 +95,7 @@ class HandlingLoop:
         context: ContextFactory,
         overridden: dict[Callable[..., Any], Dependant],
         max_concurrent_handlers: int,
+        middleware: MiddlewareStack | None = None,
     ) -> None:
         self._host = host
         self._session = session
@@ -104,6 +108,7 @@ class HandlingLoop:
         self._access = access
         self._permits = asyncio.Semaphore(max_concurrent_handlers)
         self._max = max_concurrent_handlers
+        self._middleware = middleware if middleware is not None else MiddlewareStack()
 
     async def run(self, loops: int | None, grace_period: float | None) -> None:
         """Poll and serve until EXIT, a stop, or ``loops`` polls; then drain."""
@@ -113,13 +118,16 @@ class HandlingLoop:
         executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=self._max, thread_name_prefix="km-handler"
         )
-        self._dispatcher = Dispatcher(
+        dispatcher = Dispatcher(
             self._host,
             self._registry,
             self._access,
             self._context,
             self._overridden,
             executor_runner(executor),
+        )
+        self._requests = RequestServer(
+            self._host, self._registry, dispatcher, self._responder, self._permits, self._middleware
         )
         logger.info(
             "knowledge base %s: handling loop started (max_concurrent_handlers=%d)",
@@ -152,6 +160,7 @@ class HandlingLoop:
         quick_repolls = 0
         conflict_retried = False
         unyielded = 0
+        observers = self._middleware.observers
         while loops is None or polls < loops:
             await permits.acquire()
             polls += 1
@@ -160,11 +169,13 @@ class HandlingLoop:
                 result, request = await client.poll_ki_call(kb_id)
             except SmartConnectorNotFoundError as exc:
                 permits.release()
+                self._poll_failed(exc)
                 if not await session.register_again(exc, episode):
                     break
                 continue
             except PollConflictError as exc:
                 permits.release()
+                self._poll_failed(exc)
                 if not conflict_retried and not episode.failures:
                     # KE 1.5.0 now and then refuses a poll that follows an answered one at
                     # once, as if that one were still open: try again once, at once.
@@ -177,18 +188,24 @@ class HandlingLoop:
                 # Whatever the KE (or a proxy) answered, trying again later may work: back off.
                 # Only EXIT, a stop, or a closed client (ClientClosedError) end the loop.
                 permits.release()
+                self._poll_failed(exc)
                 await episode.pause(exc)
                 continue
             except BaseException:
                 permits.release()
                 raise
+            state.polling = True
+            if observers:
+                self._middleware.notify("on_poll", kb_id, result)
             if result is PollResult.REPOLL and time.monotonic() - started < QUICK_REPOLL:
                 # A heartbeat comes after 29 s; one at once, again and again, is a proxy or a
                 # KE in trouble, and polling on at once would spin.
                 quick_repolls += 1
                 if quick_repolls > 1:
                     permits.release()
-                    await episode.pause(_QuickHeartbeat())
+                    quick = _QuickHeartbeat()
+                    self._poll_failed(quick)
+                    await episode.pause(quick)
                     continue
             else:
                 quick_repolls = 0
@@ -198,7 +215,8 @@ class HandlingLoop:
             if result is PollResult.HANDLE and request is not None:
                 self._in_flight.add(
                     asyncio.create_task(
-                        self._serve(request), name=f"km-handle-{request.handle_request_id}"
+                        self._requests.serve(request),
+                        name=f"km-handle-{request.handle_request_id}",
                     )
                 )
                 # A client may answer polls without suspending (requests already queued):
@@ -226,41 +244,8 @@ class HandlingLoop:
                     "knowledge base %s: the client reported a handle request without one", kb_id
                 )
 
-    async def _serve(self, request: HandleRequest) -> None:
-        """Run one handle request to its response; never raises but for cancellation.
-
-        The permit is held while the handler runs and released before the response is posted,
-        so the next poll overlaps that round trip. Once the response is posted (or dropped),
-        the request is logged on the access log.
-        """
-        logged = access_logger.isEnabledFor(logging.INFO)  # off: no clock, no words
-        started = time.perf_counter() if logged else 0.0
-        cancelled = False
-        try:
-            response, outcome = await self._dispatcher.answer(request)
-        except asyncio.CancelledError as exc:
-            cancelled = True
-            reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else None
-            response = self._dispatcher.failure(
-                request, reason or f"knowledge base {self._host.id} stopped before answering"
-            )
-            outcome = "cancelled"
-        finally:
-            self._permits.release()
-        delivered = False
-        try:
-            delivered = await self._responder.respond(request, response)
-        finally:
-            if logged:
-                ki = self._registry.handled(request.knowledge_interaction_id)
-                log_access(
-                    kb_id=self._host.id,
-                    ki_name=ki.name if ki is not None else None,
-                    request=request,
-                    response=response,
-                    outcome=outcome,
-                    delivered=delivered,
-                    started=started,
-                )
-            if cancelled:
-                raise asyncio.CancelledError
+    def _poll_failed(self, error: BaseException) -> None:
+        """A poll failed: the KB is not ready until one succeeds; the middleware hears of it."""
+        self._state.polling = False
+        if self._middleware.observers:
+            self._middleware.notify("on_poll_failure", self._host.id, error)

@@ -14,6 +14,7 @@ import time
 
 from km_core._declarations import Registry
 from km_core._errors import KnowledgeEngineError
+from km_core._middleware import MiddlewareStack
 from km_core._models import HandleRequest, HandleResponse
 from km_core._retry import Episode
 
@@ -27,11 +28,14 @@ logger = logging.getLogger("km_core")
 class Responder:
     """Posts the responses of one knowledge base."""
 
-    __slots__ = ("_episode", "_host", "_registry")
+    __slots__ = ("_episode", "_host", "_middleware", "_registry")
 
-    def __init__(self, host: HandlingHost, registry: Registry) -> None:
+    def __init__(
+        self, host: HandlingHost, registry: Registry, middleware: MiddlewareStack | None = None
+    ) -> None:
         self._host = host
         self._registry = registry
+        self._middleware = middleware if middleware is not None else MiddlewareStack()
         self._episode = Episode(host.poll_backoff, kb_id=host.id, what="posting responses")
 
     async def respond(self, request: HandleRequest, response: HandleResponse) -> bool:
@@ -56,6 +60,8 @@ class Responder:
                 delay = mine.failed(exc, log=False)
                 if exc.transient and time.monotonic() + delay <= deadline:
                     self._episode.failed(exc)
+                    if self._middleware.observers:
+                        self._middleware.notify("on_response_retry", host.id, request, exc)
                     await asyncio.sleep(delay)  # the KE is away: try again shortly
                     continue
                 error: BaseException = exc

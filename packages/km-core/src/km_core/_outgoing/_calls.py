@@ -1,18 +1,19 @@
 """Outgoing calls: `ask` and `post` through the KB's ASK and POST interactions.
 
 `AsyncCalls` is a mixin of `KnowledgeBase`. Each call checks and converts the bindings it is
-given (binding models or dicts), sends them through the client, and returns the results as the
-interaction's model.
+given (binding models or dicts), sends them through the KB's exchange middleware (when it has
+any) and the client, and returns the results as the interaction's model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 from km_core._binding import BindingModel, from_binding_set, to_binding_set
 from km_core._declarations import AskKnowledgeInteraction, PostKnowledgeInteraction, Registry
-from km_core._models import Binding
+from km_core._middleware import ExchangeCall, MiddlewareStack
+from km_core._models import AskResult, Binding, BindingSet, PostResult
 from km_core._protocol import ClientProtocol
 
 from ._responses import AskResponse, PostResponse
@@ -22,6 +23,7 @@ __all__ = ["AsyncCalls"]
 B = TypeVar("B")
 A = TypeVar("A")
 R = TypeVar("R")
+X = TypeVar("X", AskResult, PostResult)
 
 
 class AsyncCalls:
@@ -29,6 +31,7 @@ class AsyncCalls:
 
     id: str
     _registry: Registry
+    _middleware: MiddlewareStack
 
     client: ClientProtocol
 
@@ -66,7 +69,10 @@ class AsyncCalls:
         """
         found, ki_id = self._registry.registered_as(ki, AskKnowledgeInteraction, "ask")
         bindings = to_binding_set(binding_set, what=f"the binding set asked through {found.name!r}")
-        result = await self.client.ask(self.id, ki_id, bindings, recipients=recipients)
+        if self._middleware.exchanges:
+            result = await self._exchange(AskResult, "ask", found.name, ki_id, bindings, recipients)
+        else:
+            result = await self.client.ask(self.id, ki_id, bindings, recipients=recipients)
         return AskResponse(
             binding_set=from_binding_set(result.binding_set, found.binding_model),
             exchange_info=result.exchange_info,
@@ -146,7 +152,12 @@ class AsyncCalls:
         bindings = to_binding_set(
             binding_set, what=f"the binding set posted through {found.name!r}"
         )
-        result = await self.client.post(self.id, ki_id, bindings, recipients=recipients)
+        if self._middleware.exchanges:
+            result = await self._exchange(
+                PostResult, "post", found.name, ki_id, bindings, recipients
+            )
+        else:
+            result = await self.client.post(self.id, ki_id, bindings, recipients=recipients)
         return PostResponse(
             result_binding_set=from_binding_set(result.result_binding_set, found.result_model),
             exchange_info=result.exchange_info,
@@ -191,3 +202,36 @@ class AsyncCalls:
         return (
             await self.post_with_info(ki, binding_set, recipients=recipients)
         ).result_binding_set
+
+    async def _exchange(
+        self,
+        expected: type[X],
+        kind: Literal["ask", "post"],
+        ki_name: str,
+        ki_id: str,
+        bindings: BindingSet,
+        recipients: Sequence[str] | None,
+    ) -> X:
+        """An ask or post through the KB's exchange middleware, then the client.
+
+        Raises:
+            TypeError: a middleware returned something other than the client's result.
+        """
+        call = ExchangeCall(self.id, kind, ki_name, ki_id, bindings, recipients)
+        result = await self._middleware.wrap_exchange(self._send)(call)
+        if not isinstance(result, expected):
+            raise TypeError(
+                f"a middleware's exchange returned {type(result).__name__} for the {kind} "
+                f"through {ki_name!r}; return what call_next returned (a {expected.__name__})"
+            )
+        return result
+
+    async def _send(self, call: ExchangeCall) -> AskResult | PostResult:
+        """The innermost step of the exchange middleware: the client's ask or post."""
+        if call.kind == "ask":
+            return await self.client.ask(
+                call.kb_id, call.ki_id, call.binding_set, recipients=call.recipients
+            )
+        return await self.client.post(
+            call.kb_id, call.ki_id, call.binding_set, recipients=call.recipients
+        )

@@ -1,4 +1,4 @@
-"""The serving half of a KnowledgeBase: ``async with``, `serve`, `run` and `stop`.
+"""The serving half of a KnowledgeBase: ``async with``, serving, stopping, middleware, readiness.
 
 `Service` is a mixin of `KnowledgeBase`; each method hands the KB and its state to the
 functions of ``_serve``.
@@ -12,6 +12,7 @@ from typing import Any, Self, cast
 
 from km_core._handling import InFlight
 from km_core._lifecycle import Lifecycle
+from km_core._middleware import Middleware, MiddlewareStack
 
 from . import _serve
 from ._lifespan import ServiceLife
@@ -25,6 +26,7 @@ class Service:
     _state: Lifecycle
     _life: ServiceLife
     _in_flight: InFlight
+    _middleware: MiddlewareStack
 
     @property
     def _servable(self) -> _serve.Servable:
@@ -48,6 +50,32 @@ class Service:
     ) -> None:
         """Stop a running handling loop (it drains), end the lifespan, unregister and close."""
         await _serve.shut_down(self._servable, self._state, self._life)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the KB is registered and its handling loop polls: the KE reaches its handlers.
+
+        It turns ``False`` when a poll fails (the KE away) and ``True`` again once a poll
+        succeeds or the KB is registered again; ``km run --metrics-port`` serves it as
+        ``/readyz``.
+        """
+        return self._state.ready
+
+    @property
+    def middleware(self) -> tuple[Middleware, ...]:
+        """The KB's middleware, outermost first."""
+        return tuple(self._middleware)
+
+    def add_middleware(self, middleware: Middleware) -> None:
+        """Add a middleware inside those given before; see docs/middleware.md.
+
+        It wraps the handle requests of the next handling loop started, and asks and posts
+        from now on.
+
+        Raises:
+            ConfigurationError: it is not a `Middleware`.
+        """
+        self._middleware.add(middleware)
 
     def stop(self) -> None:
         """Ask the running handling loop to stop: no more polls, then it drains and returns.

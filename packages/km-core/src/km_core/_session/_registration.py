@@ -17,6 +17,7 @@ from km_core._errors import (
     SmartConnectorNotFoundError,
 )
 from km_core._lifecycle import Lifecycle, Registration
+from km_core._middleware import MiddlewareStack
 from km_core._models import LeaseInfo
 from km_core._retry import Episode
 
@@ -38,12 +39,19 @@ def _already_registered(error: KnowledgeEngineResponseError) -> bool:
 class Session:
     """One knowledge base's registration with the KE."""
 
-    __slots__ = ("_host", "_registry", "_state", "lease")
+    __slots__ = ("_host", "_middleware", "_registry", "_state", "lease")
 
-    def __init__(self, host: SessionHost, registry: Registry, state: Lifecycle) -> None:
+    def __init__(
+        self,
+        host: SessionHost,
+        registry: Registry,
+        state: Lifecycle,
+        middleware: MiddlewareStack | None = None,
+    ) -> None:
         self._host = host
         self._registry = registry
         self._state = state
+        self._middleware = middleware if middleware is not None else MiddlewareStack()
         self.lease = LeaseRenewal(host, state)
 
     async def register(self, *, reregister: bool) -> None:
@@ -54,12 +62,16 @@ class Session:
         """
         if self._state.registered:
             raise RuntimeError(f"knowledge base {self._host.id} is already registered")
-        await self._register_all(reregister=reregister)
+        await self._register_all(reregister=reregister, again=False)
         if self._host.lease_renewal_time is not None:
             self.lease.start(self._host.lease_renewal_time)
 
-    async def _register_all(self, *, reregister: bool) -> None:
-        """Register the KB, then its interactions; again if the KB vanishes in between."""
+    async def _register_all(self, *, reregister: bool, again: bool) -> None:
+        """Register the KB, then its interactions; again if the KB vanishes in between.
+
+        While the handling loop runs, a registration makes the KB count as polling again: the
+        loop polls on at once.
+        """
         host, registry = self._host, self._registry
         episode = Episode(host.poll_backoff, kb_id=host.id, what="registering its interactions")
         while True:
@@ -81,6 +93,9 @@ class Session:
         logger.info(
             "registered knowledge base %s with %d knowledge interactions", host.id, len(registry)
         )
+        self._state.polling = self._state.handling is not None
+        if self._middleware.observers:
+            self._middleware.notify("on_registered", host.id, again=again)
 
     async def register_again(self, error: KnowledgeEngineError, episode: Episode) -> bool:
         """The KE forgot this KB (restart, expired lease): register it and its KIs again.
@@ -102,7 +117,7 @@ class Session:
         else:
             await episode.pause(error)
         try:
-            await self._register_all(reregister=False)
+            await self._register_all(reregister=False, again=True)
         except KnowledgeEngineResponseError as exc:
             if _already_registered(exc):
                 logger.warning(
