@@ -49,7 +49,7 @@ from km_core.opentelemetry import (
     TelemetryMiddleware,
 )
 from km_testing import LocalEngineClient, LocalKnowledgeEngine, TestClient
-from tests.support import BEECH, EX, KB_ID, OAK
+from tests.support import BEECH, EX, KB_ID, OAK, let_the_loop_run
 
 HEIGHTS = "?tree ex:height ?height ."
 NEAR = "?a ex:near ?b ."
@@ -433,7 +433,7 @@ async def test_a_request_cancelled_when_the_kb_stops_is_an_error(
         loop_task = asyncio.create_task(kb.start_handling_loop())
         await started.wait()
         loop_task.cancel()  # the first cancel drains; the second cancels the handler
-        await asyncio.sleep(0)
+        await let_the_loop_run()
         loop_task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await loop_task
