@@ -523,7 +523,7 @@ async def test_without_the_middleware_nothing_is_exported(network: Network, trac
     assert traces.spans == ()
 
 
-async def test_spans_that_are_not_sampled_cost_no_attributes_and_change_nothing(
+async def test_unsampled_spans_change_nothing_and_export_nothing(
     client: TestClient,
 ) -> None:
     unsampled = Traces(sampler=ALWAYS_OFF)
