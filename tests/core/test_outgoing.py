@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 
 import pytest
@@ -10,12 +11,20 @@ import pytest
 from km_core import (
     IRI,
     AskResponse,
+    AskResult,
     BindingModel,
     BindingSet,
+    CallNext,
     ConfigurationError,
+    ExchangeCall,
+    ExchangeNext,
+    HandleCall,
+    HandleResult,
     KnowledgeBase,
     KnowledgeEngineUnavailableError,
+    Middleware,
     PostResponse,
+    PostResult,
     UnknownKnowledgeInteractionError,
 )
 from km_testing import TestClient
@@ -242,6 +251,57 @@ async def test_a_sync_handler_asks_and_posts_through_the_bridge(
     assert client.last_handle_response is not None
     assert client.last_handle_response.binding_set == [{"tree": BEECH, "height": '"3"'}]
     assert [c.kind for c in client.outgoing_calls] == ["ask", "post", "post"]
+
+
+REQUEST_TAG: contextvars.ContextVar[str] = contextvars.ContextVar("request_tag", default="none")
+THREAD_TAG: contextvars.ContextVar[str] = contextvars.ContextVar("thread_tag", default="none")
+
+
+class Tagging(Middleware):
+    """Tags each request's context in `handle`; notes the tags each ask and post sees."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str]] = []
+
+    async def handle(self, call: HandleCall, call_next: CallNext) -> HandleResult:
+        REQUEST_TAG.set(f"request {call.handle_request_id}")
+        return await call_next(call)
+
+    async def exchange(self, call: ExchangeCall, call_next: ExchangeNext) -> AskResult | PostResult:
+        self.seen.append((call.kind, REQUEST_TAG.get(), THREAD_TAG.get()))
+        return await call_next(call)
+
+
+async def test_asks_and_posts_through_the_bridge_see_the_handler_threads_context(
+    client: TestClient,
+) -> None:
+    """What a middleware puts in the request's context (an OpenTelemetry span) reaches the asks
+    and posts a sync handler makes with ask_sync and post_sync, as do the thread's own values."""
+    tagging = Tagging()
+    kb = KnowledgeBase(id=KB_ID, name="tagged", description="", client=client, middleware=[tagging])
+    neighbours = kb.ask_ki("neighbours", "?a ex:near ?b .", prefixes=EX)
+    notify = kb.post_ki("notify", "?a ex:seen ?b .", prefixes=EX)
+
+    @kb.answer_ki("heights", "?tree ex:height ?height .", prefixes=EX)
+    def heights(binding_set: BindingSet) -> BindingSet:
+        THREAD_TAG.set("handler thread")
+        kb.ask_sync(neighbours, timeout=10)
+        kb.post_sync(notify, [{"a": OAK, "b": BEECH}], timeout=10)
+        return []
+
+    await kb.register()
+    first = client.enqueue_handle_request("heights", [])
+    second = client.enqueue_handle_request("heights", [])
+    client.enqueue_exit()
+    async with asyncio.timeout(10):
+        await kb.start_handling_loop()
+    assert sorted(tagging.seen) == sorted(
+        (kind, f"request {request}", "handler thread")
+        for request in (first, second)
+        for kind in ("ask", "post")
+    )
+    assert REQUEST_TAG.get() == "none"  # nothing leaked into the test's own context
+    assert THREAD_TAG.get() == "none"
 
 
 async def test_ask_sync_on_the_event_loop_thread_raises_instead_of_deadlocking(

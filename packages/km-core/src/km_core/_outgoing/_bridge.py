@@ -63,6 +63,10 @@ class SyncCalls(AsyncCalls):
         coroutine: Coroutine[Any, Any, Any],
         timeout: float | None,
     ) -> Any:
+        # The coroutine runs in a copy of this thread's context: run_coroutine_threadsafe
+        # schedules its task with call_soon_threadsafe, which takes the calling thread's current
+        # context. So what the request's task holds (a middleware's OpenTelemetry span) and what
+        # the handler set reach the ask or post, as they do with `await kb.ask`.
         future = asyncio.run_coroutine_threadsafe(coroutine, loop)
         try:
             return future.result(timeout)
