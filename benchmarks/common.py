@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from km_core import ExchangeStatus, KnowledgeBase
+from km_core import ExchangeStatus, KnowledgeBase, Middleware
 from km_testing import LocalEngineClient, LocalKnowledgeEngine
 
 EX = {"ex": "http://example.org/"}
@@ -134,9 +134,16 @@ def answering_kb(
     kb_id: str = f"{KB_BASE}/trees",
     prefixes: dict[str, str] = EX,
     permitted: list[str] | None = None,
+    middleware: Sequence[Middleware] = (),
 ) -> KnowledgeBase:
     """A KB with one ANSWER interaction, ``heights``, served by ``handler`` (for ``permitted``)."""
-    kb = KnowledgeBase(id=kb_id, name="trees", description="benchmark answerer", client=client)
+    kb = KnowledgeBase(
+        id=kb_id,
+        name="trees",
+        description="benchmark answerer",
+        client=client,
+        middleware=middleware,
+    )
     kb.answer_ki("heights", PATTERN, prefixes=prefixes, permitted=permitted)(handler)
     return kb
 

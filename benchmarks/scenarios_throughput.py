@@ -27,7 +27,7 @@ from common import (
     start,
 )
 
-from km_core import BindingSet
+from km_core import BindingSet, Middleware
 from km_testing import DEFAULT_REQUESTING_KB_ID, TestClient
 
 
@@ -69,14 +69,18 @@ async def burst_through_test_client(
     bound: int,
     ticker: LagTicker | None = None,
     permitted: list[str] | None = None,
+    middleware: Callable[[], Sequence[Middleware]] | None = None,
 ) -> float:
     """Enqueue ``requests`` then EXIT; time the handling loop through a TestClient.
 
     A ``ticker`` watches the event loop while the handling loop runs (not while the KB is
-    declared and registered). With ``permitted``, the interaction is for those KBs only.
+    declared and registered). With ``permitted``, the interaction is for those KBs only; with
+    ``middleware``, the KB gets what it makes.
     """
     client = TestClient()
-    kb = answering_kb(client, handler, permitted=permitted)
+    kb = answering_kb(
+        client, handler, permitted=permitted, middleware=middleware() if middleware else ()
+    )
     await start(kb)
     for _ in range(requests):
         client.enqueue_handle_request("heights", [])
@@ -270,6 +274,28 @@ async def baseline_run(requests: int) -> float:
     return elapsed
 
 
+def operations() -> list[Middleware]:
+    """Metrics and traces, as an operator turns them on: Prometheus, and OpenTelemetry spans
+    batched to an exporter that drops them (the export happens off the event loop anyway)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from prometheus_client import CollectorRegistry
+
+    from km_core.opentelemetry import TelemetryMiddleware
+    from km_core.prometheus import PrometheusMiddleware
+
+    class Dropping(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Dropping()))
+    return [
+        PrometheusMiddleware(CollectorRegistry()),
+        TelemetryMiddleware(tracer_provider=provider),
+    ]
+
+
 async def overhead_in_process(sizes: Sizes, report: Report) -> dict[str, Any]:
     """Scenario 3 through the TestClient, against a bare asyncio loop."""
 
@@ -284,6 +310,7 @@ async def overhead_in_process(sizes: Sizes, report: Report) -> dict[str, Any]:
     sdk: list[float] = []
     base: list[float] = []
     guarded: list[float] = []
+    observed: list[float] = []
     permitted = [DEFAULT_REQUESTING_KB_ID]
     # A repeat takes about a second, and the machine's speed swings from one to the next:
     # three times the usual repeats, for a steadier median.
@@ -292,6 +319,7 @@ async def overhead_in_process(sizes: Sizes, report: Report) -> dict[str, Any]:
             (sdk, lambda: burst_through_test_client(instant, n, 10)),
             (base, lambda: baseline_run(n)),
             (guarded, lambda: burst_through_test_client(instant, n, 10, permitted=permitted)),
+            (observed, lambda: burst_through_test_client(instant, n, 10, middleware=operations)),
         ]
         turn = repeat % len(runs)
         for times, run in runs[turn:] + runs[:turn]:
@@ -305,6 +333,9 @@ async def overhead_in_process(sizes: Sizes, report: Report) -> dict[str, Any]:
     ratio = 1 / share
     costs = sorted(g / s - 1 for s, g in zip(sdk, guarded, strict=True))
     cost = costs[len(costs) // 2]
+    observed_rps = spread([n / t for t in observed])
+    extra_us = sorted((o - s) / n * 1e6 for s, o in zip(sdk, observed, strict=True))
+    extra = extra_us[len(extra_us) // 2]
     report.rows.append(
         Row(
             "3. overhead, TestClient (async, instant)",
@@ -325,6 +356,16 @@ async def overhead_in_process(sizes: Sizes, report: Report) -> dict[str, Any]:
             cost < 0.05,
         )
     )
+    report.rows.append(
+        Row(
+            "3. metrics and traces on, TestClient (Prometheus + OpenTelemetry middleware)",
+            f"{fmt(observed_rps, digits=0)} req/s vs {sdk_rps['median']:.0f} req/s without: "
+            f"{extra:+.1f} us per request (median of {len(extra_us)} paired runs: "
+            f"{', '.join(f'{x:+.1f}' for x in extra_us)})",
+            "quoted",
+            True,
+        )
+    )
     return {
         "requests": n,
         "max_concurrent_handlers": 10,
@@ -334,6 +375,8 @@ async def overhead_in_process(sizes: Sizes, report: Report) -> dict[str, Any]:
         "paired_shares": shares,
         "authorized_requests_per_s": guarded_rps,
         "authorization_costs": costs,
+        "observed_requests_per_s": observed_rps,
+        "observed_extra_us_per_request": extra_us,
     }
 
 

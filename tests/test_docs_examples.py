@@ -20,6 +20,7 @@ EXPECTED_OUTPUT = {
     "binding_models.py": "asked: IRI('http://example.org/oak') Decimal('21.5')",
     "first_kb.py": "request 2: [{'tree': '<http://example.org/oak>', 'height': "
     "'\"21\"^^<http://www.w3.org/2001/XMLSchema#integer>'}]",
+    "middleware_example.py": "outcomes: {('heights', 'answered'): 2, ('heights', 'denied'): 1}",
     "handlers_di.py": "journal of request 2: "
     "['<http://example.org/elm> planted in <http://example.org/vondelpark>']",
     "outgoing_calls.py": "felling reports filed: ['<http://example.org/report/1>']",

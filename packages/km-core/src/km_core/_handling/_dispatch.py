@@ -33,6 +33,8 @@ __all__ = ["ContextFactory", "Dispatcher"]
 
 logger = logging.getLogger("km_core")
 
+_ANSWERED, _EMPTY = Outcome.ANSWERED, Outcome.EMPTY  # looked up once, not per request
+
 ContextFactory = Callable[[Handled, str | None, int | None], object]
 """Makes the request context a handler may ask for: (interaction, requesting KB id, handle
 request id)."""
@@ -171,7 +173,7 @@ class Dispatcher:
         response = HandleResponse(
             handle_request_id=request.handle_request_id, binding_set=binding_set
         )
-        return response, Outcome.ANSWERED if binding_set else Outcome.EMPTY, ANSWERED
+        return response, _ANSWERED if binding_set else _EMPTY, ANSWERED
 
     async def call(
         self, ki: Handled, binding_set: BindingSet, requesting_kb_id: str | None

@@ -61,7 +61,15 @@ class RequestServer:
             return
         logged = access_logger.isEnabledFor(logging.INFO)  # off: no clock, no words
         started = time.perf_counter() if logged else 0.0
-        response, _, detail, cancelled = await self._answer(request)
+        # `_answer`, inlined: one coroutine less per request on the path without middleware.
+        cancelled = False
+        try:
+            response, _, detail = await self._dispatcher.answer(request)
+        except asyncio.CancelledError as exc:
+            cancelled = True
+            response, detail = self._cancelled(request, exc), "cancelled"
+        finally:
+            self._permits.release()
         delivered = False
         try:
             delivered = await self._responder.respond(request, response)
@@ -76,14 +84,17 @@ class RequestServer:
         try:
             response, outcome, detail = await self._dispatcher.answer(request)
         except asyncio.CancelledError as exc:
-            reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else None
-            response = self._dispatcher.failure(
-                request, reason or f"knowledge base {self._host.id} stopped before answering"
-            )
-            return response, Outcome.CANCELLED, "cancelled", True
+            return self._cancelled(request, exc), Outcome.CANCELLED, "cancelled", True
         finally:
             self._permits.release()
         return response, outcome, detail, False
+
+    def _cancelled(self, request: HandleRequest, exc: asyncio.CancelledError) -> HandleResponse:
+        """The answer to a request whose handler was cancelled: the reason it was given."""
+        reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else None
+        return self._dispatcher.failure(
+            request, reason or f"knowledge base {self._host.id} stopped before answering"
+        )
 
     async def _serve_through(self, request: HandleRequest) -> None:
         """`serve` with middleware: the chain around the steps, and the request answered anyway.
