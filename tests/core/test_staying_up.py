@@ -159,6 +159,44 @@ async def test_stop_lets_handlers_finish_within_the_grace_period_and_cancels_the
     assert kb.event_loop is None
 
 
+async def test_ready_while_polling_not_after_a_failed_poll_and_not_once_stopping(
+    client: TestClient,
+) -> None:
+    kb = make_kb(client)
+    arrivals = Arrivals()
+    gate = asyncio.Event()
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    async def heights(binding_set: BindingSet) -> BindingSet:
+        await arrivals.arrive()
+        await gate.wait()
+        return ANSWER
+
+    assert not kb.ready
+    await kb.register()
+    assert not kb.ready  # registered, but nothing polls yet
+    client.fail_next("poll_ki_call", KnowledgeEngineUnavailableError("away"))
+    seen: list[bool] = []
+    original = client.poll_ki_call
+
+    async def noting(kb_id: str):  # type: ignore[no-untyped-def]
+        seen.append(kb.ready)  # as each poll begins
+        return await original(kb_id)
+
+    client.poll_ki_call = noting  # type: ignore[method-assign]
+    client.enqueue_handle_request("heights", [{"tree": OAK}])
+    loop_task = asyncio.create_task(kb.start_handling_loop(grace_period=5))
+    await arrivals.wait_for(1)
+    assert kb.ready  # the poll after the failed one was answered
+    assert seen[:2] == [True, False]  # the loop starts ready; the failed poll made it not
+    kb.stop()
+    assert not kb.ready  # stopping: a handler still runs, but nothing polls
+    gate.set()
+    await asyncio.wait_for(loop_task, 10)
+    assert not kb.ready
+    assert [r.binding_set for r in client.handle_responses] == [ANSWER]
+
+
 async def test_async_with_registers_then_stops_unregisters_and_closes(client: TestClient) -> None:
     kb = make_kb(client)
     arrivals = Arrivals()

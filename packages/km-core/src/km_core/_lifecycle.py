@@ -133,7 +133,11 @@ class Lifecycle:
         return self.handling or self.serving
 
     def request_stop(self, task: asyncio.Task[Any]) -> None:
-        """Cancel ``task`` as a stop that was asked for, once; on the task's own event loop."""
+        """Cancel ``task`` as a stop that was asked for, once; on the task's own event loop.
+
+        The KB polls no more from now on, so it is no longer ready.
+        """
         if not self.stop_requested and not task.done():
             self.stop_requested = True
+            self.polling = False
             task.cancel()

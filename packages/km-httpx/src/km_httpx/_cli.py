@@ -12,10 +12,12 @@ never with a header's value; the traceback follows only with ``--log-level debug
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -161,6 +163,19 @@ def _parser() -> argparse.ArgumentParser:
         default=suppress,
         help="do not verify the Knowledge Engine's TLS certificate (default: verify)",
     )
+    run.add_argument(
+        "--metrics-port",
+        default=suppress,
+        metavar="PORT",
+        help="serve Prometheus metrics on /metrics, and /healthz and /readyz probes, on this port "
+        "(0: a free one, logged) from start to stop; needs km-httpx[metrics] (default: off)",
+    )
+    run.add_argument(
+        "--metrics-host",
+        default=suppress,
+        metavar="HOST",
+        help="the address --metrics-port listens on (default: 127.0.0.1)",
+    )
     return parser
 
 
@@ -188,9 +203,12 @@ def _settings(args: argparse.Namespace, defaults: Mapping[str, Any] | None = Non
     if "headers" in flags:
         flags["headers"] = _parse_headers(flags["headers"])
     try:
-        return load_settings(flags, args.config, defaults)
+        settings = load_settings(flags, args.config, defaults)
     except SettingsLoadError as exc:
         _fail(str(exc))
+    if settings.metrics_port is not None and find_spec("prometheus_client") is None:
+        _fail("--metrics-port needs prometheus-client: pip install 'km-httpx[metrics]'")
+    return settings
 
 
 def _configure_logging(settings: KmSettings) -> None:
@@ -296,12 +314,16 @@ def _stop_with(
 
 def _run(kb: KnowledgeBase, settings: KmSettings) -> None:
     """Serve the KB until it stops; how it stopped becomes the exit status (`ExitStatus`)."""
+    options: dict[str, Any] = {
+        "max_concurrent_handlers": settings.max_concurrent_handlers,
+        "grace_period": settings.grace_period,
+        "connect_wait": settings.connect_wait,
+    }
     try:
-        kb.run(
-            max_concurrent_handlers=settings.max_concurrent_handlers,
-            grace_period=settings.grace_period,
-            connect_wait=settings.connect_wait,
-        )
+        if settings.metrics_port is None:
+            kb.run(**options)
+        else:
+            _run_with_endpoint(kb, settings, options)
     except StartupError as exc:
         _stop_with(exc, str(exc), ExitStatus.STARTUP_FAILED, settings)
     except KnowledgeEngineUnavailableError as exc:
@@ -323,6 +345,20 @@ def _run(kb: KnowledgeBase, settings: KmSettings) -> None:
             settings,
         )
     logger.info("knowledge base %s stopped", kb.id)
+
+
+def _run_with_endpoint(kb: KnowledgeBase, settings: KmSettings, options: dict[str, Any]) -> None:
+    """`KnowledgeBase.run` with the metrics and health endpoint (``--metrics-port``)."""
+    from ._health import EndpointError, serve_with_endpoint  # needs prometheus-client
+
+    assert settings.metrics_port is not None
+    serving = serve_with_endpoint(
+        kb, host=settings.metrics_host, port=settings.metrics_port, **options
+    )
+    try:
+        asyncio.run(serving)
+    except EndpointError as exc:
+        _stop_with(exc, str(exc), ExitStatus.USAGE, settings)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -45,6 +45,8 @@ _SHOWN_INPUTS = (
     "log_level",
     "access_log",
     "insecure",
+    "metrics_port",
+    "metrics_host",
 )
 
 _FILE_SOURCES = {
@@ -79,6 +81,9 @@ class KmSettings(BaseSettings):
         headers: Extra headers for every request to the KE, such as a reverse proxy's token.
             Headers from the different sources are merged by name.
         insecure: Do not verify the KE's TLS certificate.
+        metrics_port: Serve ``/metrics``, ``/healthz`` and ``/readyz`` on this port (0: a free
+            one); ``None``: do not.
+        metrics_host: The address the metrics and health endpoint listens on.
     """
 
     model_config = SettingsConfigDict(
@@ -96,6 +101,8 @@ class KmSettings(BaseSettings):
     access_log: bool = True
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     insecure: bool = False
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = Field(default="127.0.0.1", min_length=1)
 
     @field_validator("grace_period", "connect_wait", mode="before")
     @classmethod

@@ -56,8 +56,8 @@ class Service:
         """Whether the KB is registered and its handling loop polls: the KE reaches its handlers.
 
         It turns ``False`` when a poll fails (the KE away) and ``True`` again once a poll
-        succeeds or the KB is registered again; ``km run --metrics-port`` serves it as
-        ``/readyz``.
+        succeeds or the KB is registered again; it turns ``False`` for good when a stop is
+        asked for (`stop`, SIGTERM). ``km run --metrics-port`` serves it as ``/readyz``.
         """
         return self._state.ready
 
