@@ -69,7 +69,7 @@ def check_loop_arguments(loops: object, max_concurrent_handlers: object) -> None
         raise ConfigurationError(f"loops must be None or an int >= 0, got {loops!r}")
 
 
-class _QuickHeartbeat(Exception):
+class QuickHeartbeatError(Exception):
     """The poll came back with nothing to handle, long before a heartbeat is due."""
 
     def __init__(self) -> None:
@@ -203,7 +203,7 @@ class HandlingLoop:
                 quick_repolls += 1
                 if quick_repolls > 1:
                     permits.release()
-                    quick = _QuickHeartbeat()
+                    quick = QuickHeartbeatError()
                     self._poll_failed(quick)
                     await episode.pause(quick)
                     continue
