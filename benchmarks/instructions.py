@@ -1,6 +1,6 @@
 """Scenario 3 in instructions: the SDK against the bare asyncio loop, counted by callgrind.
 
-    python benchmarks/instructions.py [--small N] [--large N]
+    python benchmarks/instructions.py [--small N] [--large N] [--middleware]
 
 Wall-clock rates of scenario 3 swing by tens of percent from one run to the next on a shared
 machine. Instruction counts do not: callgrind (valgrind) counts what the CPU executes, whatever
@@ -8,7 +8,9 @@ else runs beside it. Each workload (an instant handler through the TestClient; t
 `scenarios_throughput.baseline_run`) runs in its own process under callgrind at two sizes, and
 the difference divided by the difference in requests is its count per request, start-up and
 imports cancelled out. Prints both counts and their ratio, and writes them as JSON on the last
-line. Needs valgrind; a run takes a few minutes.
+line. With ``--middleware`` it also counts the SDK with a middleware that only passes each
+request on (the seam's own cost) and with metrics and traces on (Prometheus and OpenTelemetry).
+Needs valgrind; a run takes a few minutes.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from km_core import BindingSet
+from km_core import BindingSet, CallNext, HandleCall, HandleResult, Middleware
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = ("sdk", "bare")
+MIDDLEWARE_WORKLOADS = ("passthrough", "observed")
 
 
 async def instant(binding_set: BindingSet) -> BindingSet:
@@ -35,12 +38,23 @@ async def instant(binding_set: BindingSet) -> BindingSet:
 
 async def _workload(kind: str, requests: int) -> None:
     sys.path.insert(0, str(HERE))
-    from scenarios_throughput import baseline_run, burst_through_test_client
+    from scenarios_throughput import baseline_run, burst_through_test_client, operations
 
     if kind == "sdk":
         await burst_through_test_client(instant, requests, 10)
+    elif kind == "passthrough":
+        await burst_through_test_client(instant, requests, 10, middleware=lambda: [PassOn()])
+    elif kind == "observed":
+        await burst_through_test_client(instant, requests, 10, middleware=operations)
     else:
         await baseline_run(requests)
+
+
+class PassOn(Middleware):
+    """A middleware that only passes each request on: what the seam itself costs."""
+
+    async def handle(self, call: HandleCall, call_next: CallNext) -> HandleResult:
+        return await call_next(call)
 
 
 def _count(kind: str, requests: int) -> int:
@@ -70,6 +84,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=1000)
     parser.add_argument("--large", type=int, default=3000)
+    parser.add_argument(
+        "--middleware", action="store_true", help="also count the SDK with middleware"
+    )
     parser.add_argument("--workload", nargs=2, metavar=("KIND", "REQUESTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.workload:
@@ -78,12 +95,15 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         raise SystemExit("instructions.py needs valgrind (Debian: apt-get install valgrind)")
     per_request = {}
-    for kind in WORKLOADS:
+    for kind in WORKLOADS + (MIDDLEWARE_WORKLOADS if args.middleware else ()):
         small, large = _count(kind, args.small), _count(kind, args.large)
         per_request[kind] = (large - small) / (args.large - args.small)
         print(f"{kind}: {per_request[kind]:,.0f} instructions per request")
     share = per_request["bare"] / per_request["sdk"]
     print(f"the bare loop's count is {share:.0%} of the SDK's")
+    for kind in MIDDLEWARE_WORKLOADS if args.middleware else ():
+        extra = per_request[kind] - per_request["sdk"]
+        print(f"{kind}: {extra:+,.0f} instructions per request over the SDK without middleware")
     print(json.dumps({"instructions_per_request": per_request, "bare_over_sdk": share}))
 
 

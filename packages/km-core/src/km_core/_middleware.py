@@ -16,7 +16,7 @@ import dataclasses
 import enum
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from typing import Literal, TypeAlias
+from typing import Generic, Literal, TypeAlias, TypeVar
 
 from ._errors import ConfigurationError
 from ._models import AskResult, BindingSet, HandleRequest, HandleResponse, PollResult, PostResult
@@ -54,7 +54,7 @@ class Outcome(enum.StrEnum):
     """The knowledge base stopped before the handler answered."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class HandleCall:
     """One accepted handle request, as a middleware's `Middleware.handle` sees it.
 
@@ -79,7 +79,7 @@ class HandleCall:
         return self.request.handle_request_id
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class HandleResult:
     """What became of a handle request: what ``call_next`` returns to `Middleware.handle`.
 
@@ -99,7 +99,7 @@ class HandleResult:
     handler_seconds: float
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class ExchangeCall:
     """One outgoing ask or post, as a middleware's `Middleware.exchange` sees it.
 
@@ -213,17 +213,21 @@ class MiddlewareStack:
             self.observers += (middleware,)
 
     def wrap_handle(self, inner: CallNext) -> CallNext:
-        """``inner`` inside every `Middleware.handle`, the first middleware outermost."""
+        """``inner`` inside every `Middleware.handle`, the first middleware outermost.
+
+        Each layer hands on the middleware's own coroutine, so a request costs one coroutine per
+        middleware, no more.
+        """
         call = inner
         for middleware in reversed(self.handles):
-            call = _bind_handle(middleware, call)
+            call = _Link(middleware.handle, call)
         return call
 
     def wrap_exchange(self, inner: ExchangeNext) -> ExchangeNext:
         """``inner`` inside every `Middleware.exchange`, the first middleware outermost."""
         call = inner
         for middleware in reversed(self.exchanges):
-            call = _bind_exchange(middleware, call)
+            call = _Link(middleware.exchange, call)
         return call
 
     def notify(self, method: str, /, *args: object, **kwargs: object) -> None:
@@ -235,15 +239,22 @@ class MiddlewareStack:
                 logger.exception("middleware %r failed in %s", middleware, method)
 
 
-def _bind_handle(middleware: Middleware, call_next: CallNext) -> CallNext:
-    async def call(handled: HandleCall) -> HandleResult:
-        return await middleware.handle(handled, call_next)
-
-    return call
+C = TypeVar("C")
+R = TypeVar("R")
 
 
-def _bind_exchange(middleware: Middleware, call_next: ExchangeNext) -> ExchangeNext:
-    async def call(exchanged: ExchangeCall) -> AskResult | PostResult:
-        return await middleware.exchange(exchanged, call_next)
+class _Link(Generic[C, R]):
+    """One layer of a chain: calls ``method(call, next)`` and returns its coroutine as it is."""
 
-    return call
+    __slots__ = ("_method", "_next")
+
+    def __init__(
+        self,
+        method: Callable[[C, Callable[[C], Awaitable[R]]], Awaitable[R]],
+        next: Callable[[C], Awaitable[R]],
+    ) -> None:
+        self._method = method
+        self._next = next
+
+    def __call__(self, call: C) -> Awaitable[R]:
+        return self._method(call, self._next)
