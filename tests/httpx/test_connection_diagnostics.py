@@ -298,6 +298,29 @@ async def test_a_certificate_that_cannot_be_verified(
         await trusting.aclose()
 
 
+async def test_a_server_that_closes_the_connection_unanswered(
+    sdk_log: pytest.LogCaptureFixture,
+) -> None:
+    """A KE killed while a request is under way closes the connection without an answer."""
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")  # the request's head, then nothing
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(hang_up, HOST, 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        error, message, shown = await diagnose(with_password(f"http://{HOST}:{port}/rest"))
+    assert isinstance(error, KnowledgeEngineUnavailableError)
+    assert message == (
+        f"{HOST}:{port} closed the connection before {shown}/version answered (Server "
+        "disconnected without sending a response.): did the Knowledge Engine stop? If it never "
+        "answered, is it an https server?"
+    )
+    assert SECRET not in sdk_text(sdk_log)
+
+
 # ---------------------------------------------------------------------- timeouts
 
 

@@ -96,6 +96,14 @@ def describe_failure(exc: httpx.HTTPError, request: httpx.Request) -> str:
                 f"the host name {url.host!r} of {where} does not resolve "
                 f"({cause.strerror or cause})"
             )
+    if isinstance(exc, httpx.RemoteProtocolError) and "without sending a response" in str(exc):
+        # A Knowledge Engine that stopped (or was killed) while a request was under way, as
+        # well as an https server spoken to in plain http, closes the connection unanswered.
+        hint = " If it never answered, is it an https server?" if url.scheme == "http" else ""
+        return (
+            f"{address} closed the connection before {where} answered ({exc}): did the "
+            f"Knowledge Engine stop?{hint}"
+        )
     if isinstance(exc, httpx.RemoteProtocolError):
         hint = " (is it an https server?)" if url.scheme == "http" else ""
         return f"{address} did not answer {where} as an HTTP server does{hint}: {exc}"
