@@ -12,6 +12,9 @@ The names of the span attributes are the ``ATTR_*`` constants below.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
+
 import km_core
 from km_core import (
     AskResult,
@@ -29,6 +32,7 @@ from km_core import (
 try:
     from opentelemetry import trace
     from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+    from opentelemetry.util.types import AttributeValue
 except ImportError as error:  # pragma: no cover - checked in a subprocess without the API
     raise ImportError(
         "km_core.opentelemetry needs the OpenTelemetry API: pip install 'km-core[opentelemetry]'"
@@ -77,6 +81,9 @@ ATTR_BINDINGS_RECEIVED = "km.bindings.received"
 """Ask and post spans: the number of bindings that came back (answers, or reactions' results)."""
 ATTR_EXCHANGES_FAILED = "km.exchanges.failed"
 """Ask and post spans: the number of contacted interactions whose exchange failed."""
+
+C = TypeVar("C")
+R = TypeVar("R")
 
 _UNKNOWN_HANDLE = "handle unknown interaction"
 _NOT_DELIVERED = "response not delivered"
@@ -133,21 +140,10 @@ class TelemetryMiddleware(Middleware):
             attributes[ATTR_KI_NAME] = call.ki_name
         if request.requesting_knowledge_base_id is not None:
             attributes[ATTR_REQUESTING_KB_ID] = request.requesting_knowledge_base_id
-        with self._tracer.start_as_current_span(
-            _UNKNOWN_HANDLE if call.ki_name is None else f"handle {call.ki_name}",
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            try:
-                result = await call_next(call)
-            except BaseException as exc:
-                _record_failure(span, exc)
-                raise
-            if span.is_recording():
-                _record_handled(span, result)
-            return result
+        name = _UNKNOWN_HANDLE if call.ki_name is None else f"handle {call.ki_name}"
+        return await self._traced(
+            name, SpanKind.SERVER, attributes, call_next, call, _record_handled
+        )
 
     async def exchange(self, call: ExchangeCall, call_next: ExchangeNext) -> AskResult | PostResult:
         """Make the ask or post inside a ``CLIENT`` span; see the class docstring.
@@ -164,9 +160,31 @@ class TelemetryMiddleware(Middleware):
         }
         if call.recipients is not None:
             attributes[ATTR_RECIPIENTS] = list(call.recipients)
-        with self._tracer.start_as_current_span(
+        return await self._traced(
             f"{call.kind} {call.ki_name}",
-            kind=SpanKind.CLIENT,
+            SpanKind.CLIENT,
+            attributes,
+            call_next,
+            call,
+            _record_exchanged,
+        )
+
+    async def _traced(
+        self,
+        name: str,
+        kind: SpanKind,
+        attributes: Mapping[str, AttributeValue],
+        call_next: Callable[[C], Awaitable[R]],
+        call: C,
+        record: Callable[[Span, R], None],
+    ) -> R:
+        """``call_next(call)`` inside a current span; ``record`` sets what came back on it.
+
+        An exception that escapes is recorded on the span, with an ERROR status, and raised on.
+        """
+        with self._tracer.start_as_current_span(
+            name,
+            kind=kind,
             attributes=attributes,
             record_exception=False,
             set_status_on_exception=False,
@@ -177,7 +195,7 @@ class TelemetryMiddleware(Middleware):
                 _record_failure(span, exc)
                 raise
             if span.is_recording():
-                _record_exchanged(span, result)
+                record(span, result)
             return result
 
 
