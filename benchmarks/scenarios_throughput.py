@@ -289,7 +289,8 @@ def operations() -> list[Middleware]:
             return SpanExportResult.SUCCESS
 
     provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(Dropping()))
+    # A queue that holds a whole burst's spans: a full one would drop spans, and their cost.
+    provider.add_span_processor(BatchSpanProcessor(Dropping(), max_queue_size=65_536))
     return [
         PrometheusMiddleware(CollectorRegistry()),
         TelemetryMiddleware(tracer_provider=provider),

@@ -32,6 +32,7 @@ from km_core import (
     SmartConnectorNotFoundError,
     UnexpectedResponseError,
 )
+from km_core._handling._loop import DISPATCHES_PER_TURN
 from km_testing import TestClient
 from tests.support import EX, OAK, Arrivals, let_the_loop_run
 
@@ -468,10 +469,34 @@ async def test_the_next_poll_overlaps_the_previous_response_post(
     assert answered_ids(client) == ids
 
 
+async def _dispatch_steps(
+    kb: KnowledgeBase, client: TestClient, burst: int
+) -> tuple[list[int], asyncio.Task[None]]:
+    """How many handlers started between two turns of another task, through a queued burst;
+    and the handling loop's task, still running until the handlers are let go."""
+    await start(kb)
+    enqueue(client, burst)
+    client.enqueue_exit()
+    seen: list[int] = []
+
+    async def observe() -> None:
+        while len(seen) < 1000 and kb.handlers_in_flight < burst:
+            seen.append(kb.handlers_in_flight)
+            await asyncio.sleep(0)
+
+    observer = asyncio.create_task(observe())
+    serving = asyncio.create_task(kb.start_handling_loop(max_concurrent_handlers=burst))
+    await observer
+    return [later - earlier for earlier, later in itertools.pairwise(seen)], serving
+
+
 async def test_a_burst_of_queued_requests_does_not_starve_the_event_loop(
     kb: KnowledgeBase, client: TestClient
 ) -> None:
-    """The TestClient answers polls without suspending; the loop still yields per request."""
+    """The TestClient answers polls without suspending; the loop still yields between dispatches.
+
+    A request for an async handler of plain bindings counts as one dispatch of a turn.
+    """
     release = asyncio.Event()
 
     @kb.answer_ki("heights", PATTERN, prefixes=EX)
@@ -479,23 +504,31 @@ async def test_a_burst_of_queued_requests_does_not_starve_the_event_loop(
         await release.wait()
         return ANSWER
 
-    await start(kb)
-    enqueue(client, 20)
-    client.enqueue_exit()
-    seen: list[int] = []
+    steps, serving = await _dispatch_steps(kb, client, 50)
+    release.set()
+    await asyncio.wait_for(serving, 10)
+    assert steps, "the observer ran while the loop dispatched"
+    # Not 0 then 50: other tasks ran between the dispatches, at most a turn's worth apart.
+    assert max(steps) <= DISPATCHES_PER_TURN, steps
+    assert len(client.handle_responses) == 50
 
-    async def observe() -> None:
-        while len(seen) < 1000 and kb.handlers_in_flight < 20:
-            seen.append(kb.handlers_in_flight)
-            await asyncio.sleep(0)
-        release.set()
 
-    observer = asyncio.create_task(observe())
-    await kb.start_handling_loop(max_concurrent_handlers=20)
-    await observer
-    steps = [later - earlier for earlier, later in itertools.pairwise(seen)]
-    assert steps, seen  # the observer ran while the loop dispatched
-    assert max(steps) <= 2, seen  # not 0 then 20: other tasks ran between the dispatches
+async def test_a_burst_for_sync_handlers_starts_two_threads_per_turn(
+    kb: KnowledgeBase, client: TestClient
+) -> None:
+    """Each sync handler may start a worker thread while the event loop waits: two per turn."""
+    release = threading.Event()
+
+    @kb.answer_ki("heights", PATTERN, prefixes=EX)
+    def heights(binding_set: BindingSet) -> BindingSet:
+        release.wait(10)
+        return ANSWER
+
+    steps, serving = await _dispatch_steps(kb, client, 20)
+    release.set()
+    await asyncio.wait_for(serving, 10)
+    assert steps, "the observer ran while the loop dispatched"
+    assert max(steps) <= 2, steps
     assert len(client.handle_responses) == 20
 
 

@@ -1,9 +1,10 @@
 """The handling loop: poll, dispatch, respond, for requests the KE sends this knowledge base.
 
-A request flows one way: ``_loop`` polls and starts a task per request; ``_dispatch`` runs it
-through authorization (``km_core._authorization``), injection, the handler and conversion
-(``_policy`` answering what fails); ``_respond`` posts the response; ``_in_flight`` owns the
-tasks until they end. ``_host`` is what the loop reads from its knowledge base.
+A request flows one way: ``_loop`` takes one of the ``_permits``, polls and starts a task per
+request; ``_request`` serves it there; ``_dispatch`` runs it through authorization
+(``km_core._authorization``), injection, the handler and conversion (``_policy`` answering what
+fails); ``_respond`` posts the response; ``_in_flight`` owns the tasks until they end. ``_host``
+is what the loop reads from its knowledge base.
 """
 
 from ._dispatch import ContextFactory, Dispatcher

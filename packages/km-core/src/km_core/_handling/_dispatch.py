@@ -225,11 +225,14 @@ class Dispatcher:
             Exception: whatever the handler or a dependency raised.
         """
         handler = ki.handler
-        if handler.parameters:
-            injection = self._injection(ki, requesting_kb_id, handle_request_id)
+        if handler.direct is not None:
+            result = await handler.direct(binding_set)
+        elif handler.parameters:
+            result = await handler(
+                binding_set, self._injection(ki, requesting_kb_id, handle_request_id)
+            )
         else:
-            injection = self._plain
-        result = await handler(binding_set, injection)
+            result = await handler(binding_set, self._plain)
         bindings = to_binding_set(
             result, what=f"the result of the handler of {ki.name!r}", model=ki.output_model
         )

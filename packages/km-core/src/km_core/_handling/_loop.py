@@ -1,14 +1,13 @@
 """The handling loop: one long poll at a time, each request served in its own task.
 
-`HandlingLoop.run` acquires a permit, polls, and on a handle request starts a task in which the
-`RequestServer` runs the request through the middleware and the `Dispatcher` (handler,
-conversion), releases the permit and posts the response with the `Responder`; then it polls
-again at once. So at most
-``max_concurrent_handlers`` handlers run at the same time, and exactly one poll is open, as the
-KE requires. Poll failures back off; a 404 registers the KB again through the `Session`; EXIT,
-a stop or a cancellation end the polls, and every accepted request is answered before ``run``
-returns. The middleware hears of each poll, failed poll and registration; the `Lifecycle`
-knows whether the loop is polling (the KB's readiness).
+`HandlingLoop.run` takes a permit (`Permits`), polls, and on a handle request starts a task
+in which the `RequestServer` runs the request through the middleware and the `Dispatcher`
+(handler, conversion), releases the permit and posts the response with the `Responder`; then it
+polls again at once. So at most ``max_concurrent_handlers`` handlers run at the same time, and
+exactly one poll is open, as the KE requires. Poll failures back off; a 404 registers the KB
+again through the `Session`; EXIT, a stop or a cancellation end the polls, and every accepted
+request is answered before ``run`` returns. The middleware hears of each poll, failed poll and
+registration; the `Lifecycle` knows whether the loop is polling (the KB's readiness).
 """
 
 from __future__ import annotations
@@ -38,10 +37,17 @@ from km_core._session import Session
 from ._dispatch import ContextFactory, Dispatcher
 from ._host import HandlingHost
 from ._in_flight import InFlight
+from ._permits import Permits
 from ._request import RequestServer
 from ._respond import Responder
 
-__all__ = ["DISPATCHES_PER_TURN", "QUICK_REPOLL", "HandlingLoop", "check_loop_arguments"]
+__all__ = [
+    "DISPATCHES_PER_TURN",
+    "HEAVY_DISPATCH",
+    "QUICK_REPOLL",
+    "HandlingLoop",
+    "check_loop_arguments",
+]
 
 logger = logging.getLogger("km_core")
 
@@ -49,9 +55,16 @@ QUICK_REPOLL = 1.0
 """A heartbeat (REPOLL) sooner than this many seconds after the poll began is not a real one:
 the KE's come after 29 s. Twice in a row, it counts as a failure, and the loop backs off."""
 
-DISPATCHES_PER_TURN = 2
+DISPATCHES_PER_TURN = 16
 """At most this many handle requests start in one turn of the event loop, however fast the
-client answers the polls."""
+client answers the polls (fewer when ``max_concurrent_handlers`` is smaller: a poll without a
+free permit waits for one). A request counts as one when its handler is awaited directly (an
+async handler of plain bindings with nothing to inject), and as `HEAVY_DISPATCH` otherwise."""
+
+HEAVY_DISPATCH = 8
+"""What a request whose handler may start a worker thread (a sync handler, a sync dependency)
+or needs conversion or injection counts toward `DISPATCHES_PER_TURN`: two such start per turn,
+so that a burst of sync handlers does not start all their threads while the event loop waits."""
 
 
 def check_loop_arguments(loops: object, max_concurrent_handlers: object) -> None:
@@ -106,7 +119,7 @@ class HandlingLoop:
         self._overridden = overridden
         self._registry = registry
         self._access = access
-        self._permits = asyncio.Semaphore(max_concurrent_handlers)
+        self._permits = Permits(max_concurrent_handlers)
         self._max = max_concurrent_handlers
         self._middleware = middleware if middleware is not None else MiddlewareStack()
 
@@ -155,14 +168,17 @@ class HandlingLoop:
     async def _poll(self, loops: int | None) -> None:
         host, permits, session, state = self._host, self._permits, self._session, self._state
         client, kb_id = host.client, host.id
+        create_task = asyncio.get_running_loop().create_task
         polls = 0
         episode = Episode(host.poll_backoff, kb_id=kb_id, what="polling")
         quick_repolls = 0
         conflict_retried = False
         unyielded = 0
         observers = self._middleware.observers
+        handled = self._registry.handled
         while loops is None or polls < loops:
-            await permits.acquire()
+            if not permits.take_nowait():
+                await permits.take()
             polls += 1
             started = time.monotonic()
             try:
@@ -214,17 +230,20 @@ class HandlingLoop:
                     episode.succeeded()
             if result is PollResult.HANDLE and request is not None:
                 self._in_flight.add(
-                    asyncio.create_task(
+                    create_task(
                         self._requests.serve(request),
                         name=f"km-handle-{request.handle_request_id}",
                     )
                 )
                 # A client may answer polls without suspending (requests already queued):
-                # yield after every DISPATCHES_PER_TURN requests, so that a burst neither
-                # starves other tasks nor starts all its handlers (and their threads) in one
-                # turn of the event loop.
-                unyielded += 1
-                if unyielded == DISPATCHES_PER_TURN:
+                # yield once DISPATCHES_PER_TURN is used up, so that a burst neither starves
+                # other tasks nor starts all its handlers (and their threads) in one turn of
+                # the event loop. Under a small bound, running out of permits yields first.
+                ki = handled(request.knowledge_interaction_id)
+                unyielded += (
+                    1 if ki is not None and ki.handler.direct is not None else HEAVY_DISPATCH
+                )
+                if unyielded >= DISPATCHES_PER_TURN:
                     unyielded = 0
                     await asyncio.sleep(0)
                 continue

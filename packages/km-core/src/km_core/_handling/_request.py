@@ -20,6 +20,7 @@ from km_core._models import HandleRequest, HandleResponse
 
 from ._dispatch import Dispatcher
 from ._host import HandlingHost
+from ._permits import Permits
 from ._respond import Responder
 
 __all__ = ["RequestServer"]
@@ -38,7 +39,7 @@ class RequestServer:
         registry: Registry,
         dispatcher: Dispatcher,
         responder: Responder,
-        permits: asyncio.Semaphore,
+        permits: Permits,
         middleware: MiddlewareStack,
     ) -> None:
         self._host = host

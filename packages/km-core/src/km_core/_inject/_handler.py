@@ -9,7 +9,7 @@ thread when it is sync) and tears its dependencies down.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, get_args, get_origin
 
 from km_core._binding import BindingModel
@@ -26,7 +26,7 @@ __all__ = ["Handler"]
 class Handler(Injected):
     """A handler function with everything needed to call it, read once from its signature."""
 
-    __slots__ = ("input_model",)
+    __slots__ = ("direct", "input_model")
 
     def __init__(
         self,
@@ -55,6 +55,11 @@ class Handler(Injected):
                 f"but the interaction was declared with {input_model.__name__}"
             )
         self.input_model = input_model or annotated_model
+        self.direct: Callable[[BindingSet], Awaitable[Any]] | None = (
+            function if self.is_async and not self.parameters and self.input_model is None else None
+        )
+        """The function itself when a call needs nothing around it (async, plain bindings,
+        nothing to inject): awaiting ``direct(binding_set)`` is then the whole call."""
 
     async def __call__(self, binding_set: BindingSet, injection: Injection) -> Any:
         """Convert the input, inject the parameters, call the function and return its result."""

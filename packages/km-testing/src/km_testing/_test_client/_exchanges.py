@@ -87,11 +87,14 @@ class _Exchanges(_TestClientBase):
                 endpoint="GET /sc/handle",
                 kb_id=kb_id,
             )
-        self._polling = True
-        try:
-            item = await self._queue.get()
-        finally:
-            self._polling = False
+        if self._queue.empty():
+            self._polling = True
+            try:
+                item = await self._queue.get()
+            finally:
+                self._polling = False
+        else:  # queued already: handed over without suspending, as a KE with requests waiting
+            item = self._queue.get_nowait()
         if isinstance(item, PollResult):
             return item, None
         if self._kb is None:  # deleted while this poll waited
