@@ -7,8 +7,8 @@ runs in a worker thread) and must return ``True`` to allow. A policy that raises
 returns anything but a bool denies, with a log line that says so. Each decision goes to the
 audit hook, if there is one.
 
-A request for an interaction everybody may use, on a KB with neither policy nor audit hook,
-costs one check; a permitted list without them, one set lookup more.
+On a KB with neither policy nor audit hook, a request that everybody or the permitted list
+lets through costs one method call (`AccessControl.admits`), and no decision is made.
 """
 
 from __future__ import annotations
@@ -83,12 +83,16 @@ class AccessControl:
         """Who may use an interaction that does not say: ``"*"`` or knowledge base ids."""
         return self._permitted
 
-    def guards(self, ki: Handled) -> bool:
-        """Whether a request for ``ki`` needs a decision (else: everybody may, unaudited)."""
+    def admits(self, ki: Handled, requesting_kb_id: str | None) -> bool:
+        """Whether a request for ``ki`` from ``requesting_kb_id`` goes through undecided.
+
+        It does when the KB has neither policy nor audit hook and the requester is permitted
+        (everybody is, or it is on the list); otherwise `decide` decides.
+        """
         if self._policy is not None or self._audit is not None:
-            return True
+            return False
         permitted = ki.permitted if ki.permitted is not None else self._permitted
-        return permitted != EVERYBODY
+        return permitted == EVERYBODY or requesting_kb_id in permitted
 
     async def decide(
         self,
@@ -113,7 +117,7 @@ class AccessControl:
         permitted = ki.permitted if ki.permitted is not None else self._permitted
         listed = permitted == EVERYBODY or requesting_kb_id in permitted
         if listed and self._policy is None and self._audit is None:
-            return None  # the common permitted path: no objects made
+            return None  # what `admits` lets through: no objects made
         request = AccessRequest(self._kb_id, ki, requesting_kb_id, handle_request_id, binding_set)
         if not listed:
             decision = AccessDecision(request, False, NOT_PERMITTED)

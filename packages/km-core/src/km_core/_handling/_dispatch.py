@@ -109,7 +109,7 @@ class Dispatcher:
         requesting_kb_id = request.requesting_knowledge_base_id
         timeout = ki.timeout if ki.timeout is not None else self._host.handler_timeout
         try:
-            if self._access.guards(ki):
+            if not self._access.admits(ki, requesting_kb_id):
                 denial = await self._access.decide(
                     ki,
                     request.binding_set,
@@ -185,7 +185,7 @@ class Dispatcher:
             BindingValidationError: the result is not a binding set of the interaction.
             Exception: whatever the handler or a dependency raised.
         """
-        if self._access.guards(ki):
+        if not self._access.admits(ki, requesting_kb_id):
             denial = await self._access.decide(
                 ki,
                 binding_set,
