@@ -1,6 +1,6 @@
 """Scenario 3 in instructions: the SDK against the bare asyncio loop, counted by callgrind.
 
-    python benchmarks/instructions.py [--small N] [--large N] [--middleware]
+    python benchmarks/instructions.py [--small N] [--large N] [--middleware] [--permitted]
 
 Wall-clock rates of scenario 3 swing by tens of percent from one run to the next on a shared
 machine. Instruction counts do not: callgrind (valgrind) counts what the CPU executes, whatever
@@ -10,7 +10,8 @@ the difference divided by the difference in requests is its count per request, s
 imports cancelled out. Prints both counts and their ratio, and writes them as JSON on the last
 line. With ``--middleware`` it also counts the SDK with a middleware that only passes each
 request on (the seam's own cost) and with metrics and traces on (Prometheus and OpenTelemetry).
-Needs valgrind; a run takes a few minutes.
+With ``--permitted`` it also counts the SDK whose interaction has a permitted list that the
+requester is on (authorization's permitted path). Needs valgrind; a run takes a few minutes.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ import sys
 from pathlib import Path
 
 from km_core import BindingSet, CallNext, HandleCall, HandleResult, Middleware
+from km_testing import DEFAULT_REQUESTING_KB_ID
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = ("sdk", "bare")
 MIDDLEWARE_WORKLOADS = ("passthrough", "observed")
+PERMITTED_WORKLOADS = ("permitted",)
 
 
 async def instant(binding_set: BindingSet) -> BindingSet:
@@ -46,6 +49,8 @@ async def _workload(kind: str, requests: int) -> None:
         await burst_through_test_client(instant, requests, 10, middleware=lambda: [PassOn()])
     elif kind == "observed":
         await burst_through_test_client(instant, requests, 10, middleware=operations)
+    elif kind == "permitted":
+        await burst_through_test_client(instant, requests, 10, permitted=[DEFAULT_REQUESTING_KB_ID])
     else:
         await baseline_run(requests)
 
@@ -87,6 +92,9 @@ def main() -> None:
     parser.add_argument(
         "--middleware", action="store_true", help="also count the SDK with middleware"
     )
+    parser.add_argument(
+        "--permitted", action="store_true", help="also count authorization's permitted path"
+    )
     parser.add_argument("--workload", nargs=2, metavar=("KIND", "REQUESTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.workload:
@@ -95,15 +103,18 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         raise SystemExit("instructions.py needs valgrind (Debian: apt-get install valgrind)")
     per_request = {}
-    for kind in WORKLOADS + (MIDDLEWARE_WORKLOADS if args.middleware else ()):
+    optional = (MIDDLEWARE_WORKLOADS if args.middleware else ()) + (
+        PERMITTED_WORKLOADS if args.permitted else ()
+    )
+    for kind in WORKLOADS + optional:
         small, large = _count(kind, args.small), _count(kind, args.large)
         per_request[kind] = (large - small) / (args.large - args.small)
         print(f"{kind}: {per_request[kind]:,.0f} instructions per request")
     share = per_request["bare"] / per_request["sdk"]
     print(f"the bare loop's count is {share:.0%} of the SDK's")
-    for kind in MIDDLEWARE_WORKLOADS if args.middleware else ():
+    for kind in optional:
         extra = per_request[kind] - per_request["sdk"]
-        print(f"{kind}: {extra:+,.0f} instructions per request over the SDK without middleware")
+        print(f"{kind}: {extra:+,.0f} instructions per request over the plain SDK")
     print(json.dumps({"instructions_per_request": per_request, "bare_over_sdk": share}))
 
 
